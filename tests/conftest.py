@@ -1,0 +1,139 @@
+"""Fixtures: every test that uses `app` runs once on SQLite and once on a real PostgreSQL."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient, FlaskCliRunner
+from sqlalchemy import text
+
+from tests import factories
+from tests.pg_server import PostgresUnavailable, postgres_server
+from webapp import create_app
+from webapp.extensions import db, limiter
+from webapp.models import Base
+
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> Iterator[str]:
+    try:
+        with postgres_server() as url:
+            yield url
+    except PostgresUnavailable as exc:
+        if IN_CI:
+            pytest.fail(f"PostgreSQL is required under CI=true: {exc}")
+        pytest.skip(f"PostgreSQL tests skipped: {exc}")
+
+
+@pytest.fixture(scope="session")
+def sqlite_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    return f"sqlite:///{tmp_path_factory.mktemp('sqlite') / 'test.sqlite3'}"
+
+
+_URL_FIXTURES = {"sqlite": "sqlite_url", "postgresql": "pg_url"}
+
+
+@pytest.fixture(scope="session", params=list(_URL_FIXTURES))
+def database_url(request: pytest.FixtureRequest) -> str:
+    url: str = request.getfixturevalue(_URL_FIXTURES[request.param])
+    return url
+
+
+_schema_ready: set[str] = set()
+
+
+def make_config(database_url: str, tmp_path: Path, **extra: object) -> dict[str, object]:
+    return {
+        "APP_ENV": "testing",
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "SECRET_KEY": "test-secret",
+        "PHOTO_DIR": str(tmp_path / "photos"),
+        "RATELIMIT_STORAGE_URI": "memory://",
+        **extra,
+    }
+
+
+def _empty_all_tables(url: str) -> None:
+    tables = [t.name for t in reversed(Base.metadata.sorted_tables)]
+    with db.engine.begin() as conn:
+        if url.startswith("postgresql"):
+            conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+        else:
+            for table in tables:
+                conn.execute(text(f"DELETE FROM {table}"))  # noqa: S608 (names from metadata)
+
+
+@pytest.fixture
+def app(database_url: str, tmp_path: Path) -> Iterator[Flask]:
+    app = create_app(make_config(database_url, tmp_path))
+    with app.app_context():
+        if database_url not in _schema_ready:
+            Base.metadata.drop_all(db.engine)
+            Base.metadata.create_all(db.engine)
+            _schema_ready.add(database_url)
+        limiter.reset()
+        try:
+            yield app
+        finally:
+            db.session.remove()
+            _empty_all_tables(database_url)
+            db.engine.dispose()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app: Flask) -> FlaskCliRunner:
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def is_postgres(database_url: str) -> bool:
+    return database_url.startswith("postgresql")
+
+
+CSRF_RE = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
+
+
+def csrf_token_from(client: FlaskClient, path: str = "/login") -> str:
+    html = client.get(path).get_data(as_text=True)
+    match = CSRF_RE.search(html)
+    assert match, f"no CSRF token on {path}"
+    return match.group(1)
+
+
+class Auth:
+    """Sign in and out through the real form, CSRF token included."""
+
+    def __init__(self, client: FlaskClient) -> None:
+        self.client = client
+
+    def login(self, login: str, password: str = factories.PASSWORD):  # noqa: ANN201
+        token = csrf_token_from(self.client, "/login")
+        return self.client.post("/login", data={"login": login, "password": password,
+                                                "csrf_token": token})
+
+    def logout(self):  # noqa: ANN201
+        token = csrf_token_from(self.client, "/")
+        return self.client.post("/logout", data={"csrf_token": token})
+
+
+@pytest.fixture
+def auth(client: FlaskClient) -> Auth:
+    return Auth(client)
+
+
+@pytest.fixture
+def world(app: Flask) -> factories.World:
+    """Two communes in one province, a cell in each, one user per role, some reference data."""
+    return factories.build_world()

@@ -1,0 +1,114 @@
+"""Nhật ký cơ sở: the application factory."""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, jsonify, redirect, request, url_for
+from flask.typing import ResponseReturnValue
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import event, select
+from sqlalchemy.engine import Engine
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from webapp.config import Config
+from webapp.extensions import babel, csrf, db, limiter, login_manager, migrate
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    app = Flask(
+        __name__,
+        instance_path=str(ROOT / "instance"),
+        static_folder=str(ROOT / "static"),
+        static_url_path="/static",
+    )
+    app.config.from_object(Config.from_env(Path(app.instance_path), **dict(config or {})))
+    if app.config["TRUSTED_PROXIES"]:
+        hops = app.config["TRUSTED_PROXIES"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
+    if app.config.get("SQLITE_IN_PRODUCTION"):
+        app.logger.warning("Production is running on SQLite: fine for one box, not for several.")
+    register_extensions(app)
+    register_blueprints(app)
+    register_commands(app)
+    return app
+
+
+def register_extensions(app: Flask) -> None:
+    from webapp import models  # noqa: F401  (every table registered before migrations compare)
+    from webapp.i18n import register_i18n, select_locale
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(ROOT / "migrations"))
+    csrf.init_app(app)
+    babel.init_app(
+        app,
+        locale_selector=select_locale,
+        default_translation_directories=str(ROOT / "translations"),
+    )
+    limiter.init_app(app)
+    login_manager.init_app(app)
+    register_i18n(app)
+
+
+def register_blueprints(app: Flask) -> None:
+    from webapp import auth, main
+    from webapp.errors import register_error_handlers
+    from webapp.security import register_security_headers
+
+    app.register_blueprint(auth.bp)
+    app.register_blueprint(main.bp)
+    register_error_handlers(app)
+    register_security_headers(app)
+
+
+def register_commands(app: Flask) -> None:
+    from webapp.demo.cli import demo_cli
+    from webapp.members.cli import members_cli
+    from webapp.units.cli import units_cli
+    from webapp.users.cli import users_cli
+
+    for group in (units_cli, members_cli, users_cli, demo_cli):
+        app.cli.add_command(group)
+
+
+@login_manager.user_loader
+def _load_user(token: str) -> Any:
+    from webapp.models import User
+
+    user_id, _, epoch = token.partition(":")
+    if not user_id.isdigit() or not epoch.isdigit():
+        return None
+    user = db.session.scalar(select(User).where(User.id == int(user_id)))
+    if user is None or not user.active or user.session_epoch != int(epoch):
+        return None
+    return user
+
+
+@login_manager.unauthorized_handler
+def _unauthorized() -> ResponseReturnValue:
+    from webapp.errors.handlers import wants_json
+
+    if wants_json():
+        return jsonify({"error": {"status": 401, "title": str(_l("Sign-in required"))}}), 401
+    return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    """SQLite: enforce foreign keys, let readers and a writer work at once."""
+    if isinstance(dbapi_connection, sqlite3.Connection):
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+
+logging.getLogger(__name__).addHandler(logging.NullHandler())

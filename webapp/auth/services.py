@@ -1,0 +1,46 @@
+"""Authentication rules, shared by the sign-in page and (later) the API."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, or_, select
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from webapp.extensions import db
+from webapp.models import User, utcnow
+
+# Checked against when no account matches, so a wrong username costs as much time as a
+# wrong password and timing does not reveal which accounts exist.
+_DUMMY_HASH = generate_password_hash("not-a-real-password")
+
+
+def normalise_login(value: str) -> str:
+    return value.strip().lower()
+
+
+def normalise_phone(value: str) -> str:
+    """'+84 912 345 678' and '0912.345.678' are the same number."""
+    digits = "".join(ch for ch in value if ch.isdigit())
+    if digits.startswith("84") and len(digits) >= 11:
+        digits = "0" + digits[2:]
+    return digits
+
+
+def find_user(login: str) -> User | None:
+    login = normalise_login(login)
+    phone = normalise_phone(login)
+    conditions = [func.lower(User.username) == login]
+    if len(phone) >= 9:
+        conditions.append(User.phone == phone)
+    return db.session.scalars(select(User).where(or_(*conditions)).limit(1)).first()
+
+
+def authenticate(login: str, password: str) -> User | None:
+    """The active user with these credentials, or None — never saying which part was wrong."""
+    user = find_user(login)
+    if user is None:
+        check_password_hash(_DUMMY_HASH, password)
+        return None
+    if not user.check_password(password) or not user.active:
+        return None
+    user.last_login_at = utcnow()
+    return user

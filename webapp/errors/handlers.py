@@ -1,0 +1,73 @@
+from __future__ import annotations
+
+from flask import Flask, jsonify, render_template, request
+from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
+from flask_limiter.errors import RateLimitExceeded
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException, InternalServerError
+
+from webapp.extensions import db
+
+
+def wants_json() -> bool:
+    if request.path.startswith("/api/"):
+        return True
+    best = request.accept_mimetypes.best_match(["application/json", "text/html"])
+    return best == "application/json" and request.accept_mimetypes[best] > request.accept_mimetypes[
+        "text/html"
+    ]
+
+
+def _messages() -> dict[int, tuple[str, str]]:
+    """Title and advice per status, translated at request time."""
+    return {
+        400: (_("Bad request"), _("Check what you entered and try again.")),
+        401: (_("Sign-in required"), _("Sign in to continue.")),
+        403: (_("Access denied"), _("Your account may not see or change this.")),
+        404: (_("Page not found"), _("The address may be wrong, or this item no longer exists.")),
+        405: (_("Method not allowed"), _("Go back to the previous page and try again.")),
+        413: (_("Upload too large"), _("Send less data or a smaller photo.")),
+        429: (
+            _("Too many attempts"),
+            _("You have tried too many times. Wait a few minutes and try again."),
+        ),
+        500: (_("Server error"), _("Something went wrong on our side. Try again in a few minutes.")),
+    }
+
+
+def _render(status: int, detail: str | None = None) -> ResponseReturnValue:
+    title, advice = _messages().get(status, (_("Something went wrong"), ""))
+    if wants_json():
+        body = {"error": {"status": status, "title": title, "message": detail or advice}}
+        return jsonify(body), status
+    return render_template("errors/error.html", status=status, title=title,
+                           advice=detail or advice), status
+
+
+def _http_error(error: HTTPException) -> ResponseReturnValue:
+    return _render(error.code or 500)
+
+
+def _csrf_error(_error: CSRFError) -> ResponseReturnValue:
+    return _render(400, _("Your session has expired or the form was not valid. "
+                          "Reload the page and try again."))
+
+
+def _rate_limited(_error: RateLimitExceeded) -> ResponseReturnValue:
+    if request.endpoint == "auth.login":
+        return _render(429, _("Too many failed sign-ins. "
+                              "Wait 15 minutes and try again."))
+    return _render(429)
+
+
+def _server_error(_error: InternalServerError) -> ResponseReturnValue:
+    db.session.rollback()
+    return _render(500)
+
+
+def register_error_handlers(app: Flask) -> None:
+    app.register_error_handler(CSRFError, _csrf_error)
+    app.register_error_handler(RateLimitExceeded, _rate_limited)
+    app.register_error_handler(InternalServerError, _server_error)
+    app.register_error_handler(HTTPException, _http_error)

@@ -1,0 +1,5 @@
+"""Home pages per role and the language switch."""
+
+from webapp.main.routes import bp
+
+__all__ = ["bp"]

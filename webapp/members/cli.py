@@ -1,0 +1,3 @@
+from flask.cli import AppGroup
+
+members_cli = AppGroup("members")

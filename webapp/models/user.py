@@ -1,0 +1,63 @@
+"""Accounts. Most members never sign in; a user may be linked to their roster entry."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from flask_login import UserMixin
+from sqlalchemy import Boolean, CheckConstraint, DateTime, ForeignKey, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from webapp.models.base import Base, utcnow
+from webapp.models.member import Member
+from webapp.models.unit import Unit
+
+ROLES = ("cadre", "secretary", "staff", "admin")
+ROLE_RANK = {role: rank for rank, role in enumerate(ROLES)}
+
+
+class User(UserMixin, Base):
+    __tablename__ = "app_user"
+    __table_args__ = (
+        CheckConstraint("role IN ('cadre','secretary','staff','admin')", name="role"),
+        CheckConstraint("locale IS NULL OR locale IN ('vi','en')", name="locale"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    phone: Mapped[str | None] = mapped_column(String(20), unique=True)
+    full_name: Mapped[str] = mapped_column(String(120))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    member_id: Mapped[int | None] = mapped_column(ForeignKey("member.id"), index=True)
+    role: Mapped[str] = mapped_column(String(16))
+    scope_unit_id: Mapped[int] = mapped_column(ForeignKey("unit.id"), index=True)
+    locale: Mapped[str | None] = mapped_column(String(5))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Bumped when the password changes or the account is deactivated: old sessions stop working.
+    session_epoch: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    last_login_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    member: Mapped[Member | None] = relationship()
+    scope_unit: Mapped[Unit] = relationship()
+
+    def set_password(self, password: str) -> None:
+        self.password_hash = generate_password_hash(password)
+        self.session_epoch = (self.session_epoch or 0) + 1
+
+    def check_password(self, password: str) -> bool:
+        return check_password_hash(self.password_hash, password)
+
+    def get_id(self) -> str:
+        return f"{self.id}:{self.session_epoch}"
+
+    @property
+    def is_active(self) -> bool:
+        return self.active
+
+    def has_role(self, minimum: str) -> bool:
+        return ROLE_RANK[self.role] >= ROLE_RANK[minimum]
+
+    def __repr__(self) -> str:
+        return f"<User {self.username} {self.role}>"

@@ -1,0 +1,3 @@
+from flask.cli import AppGroup
+
+units_cli = AppGroup("units")
