@@ -6,11 +6,13 @@ import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 from sqlalchemy import text
+from werkzeug.test import TestResponse
 
 from tests import factories
 from tests.pg_server import PostgresUnavailable, postgres_server
@@ -70,9 +72,22 @@ def _empty_all_tables(url: str) -> None:
                 conn.execute(text(f"DELETE FROM {table}"))  # noqa: S608 (names from metadata)
 
 
+class IsolatedClient(FlaskClient):
+    """Each request gets its own app context, as in production.
+
+    The `app` fixture keeps an app context open for the test body; without this, requests
+    would reuse it and share `g` (Flask-Login's user, Flask-Babel's locale) and the session.
+    """
+
+    def open(self, *args: Any, **kwargs: Any) -> TestResponse:
+        with self.application.app_context():
+            return super().open(*args, **kwargs)
+
+
 @pytest.fixture
 def app(database_url: str, tmp_path: Path) -> Iterator[Flask]:
     app = create_app(make_config(database_url, tmp_path))
+    app.test_client_class = IsolatedClient
     with app.app_context():
         if database_url not in _schema_ready:
             Base.metadata.drop_all(db.engine)

@@ -76,7 +76,7 @@ def extract() -> None:
     """Collect messages from the code and templates into messages.pot."""
     _pybabel(
         "extract", "-F", "babel.cfg", "-k", "_l", "--no-location", "--sort-output",
-        "-o", "translations/messages.pot", "webapp",
+        "-o", "translations/messages.pot", ".",
     )
 
 
