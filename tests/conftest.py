@@ -133,12 +133,13 @@ class Auth:
     def __init__(self, client: FlaskClient) -> None:
         self.client = client
 
-    def login(self, login: str, password: str = factories.PASSWORD):  # noqa: ANN201
+    def login(self, login: str, password: str = factories.PASSWORD):
         token = csrf_token_from(self.client, "/login")
-        return self.client.post("/login", data={"login": login, "password": password,
-                                                "csrf_token": token})
+        return self.client.post(
+            "/login", data={"login": login, "password": password, "csrf_token": token}
+        )
 
-    def logout(self):  # noqa: ANN201
+    def logout(self):
         token = csrf_token_from(self.client, "/")
         return self.client.post("/logout", data={"csrf_token": token})
 

@@ -47,16 +47,20 @@ def make_user(
     return user
 
 
-def make_kind(code: str = "home_visit", name_vi: str = "Thăm hộ gia đình",
-              name_en: str = "Home visit") -> ActivityKind:
+def make_kind(
+    code: str = "home_visit", name_vi: str = "Thăm hộ gia đình", name_en: str = "Home visit"
+) -> ActivityKind:
     kind = ActivityKind(code=code, name_vi=name_vi, name_en=name_en)
     db.session.add(kind)
     db.session.flush()
     return kind
 
 
-def make_program(code: str = "xoa_nha_tam", name_vi: str = "Xóa nhà tạm, nhà dột nát",
-                 name_en: str = "Replacing makeshift houses") -> Program:
+def make_program(
+    code: str = "xoa_nha_tam",
+    name_vi: str = "Xóa nhà tạm, nhà dột nát",
+    name_en: str = "Replacing makeshift houses",
+) -> Program:
     program = Program(code=code, name_vi=name_vi, name_en=name_en)
     db.session.add(program)
     db.session.flush()
@@ -119,8 +123,9 @@ def build_world() -> World:
     world.members["an"] = make_member(cell_x, "Nguyễn Văn An", phone="0912345678")
     world.members["binh"] = make_member(cell_x, "Trần Thị Bình")
     world.members["cuong"] = make_member(cell_y, "Lê Văn Cường")
-    world.users["cadre"] = make_user("canbo", "cadre", cell_x, member=world.members["an"],
-                                     phone="0912345678")
+    world.users["cadre"] = make_user(
+        "canbo", "cadre", cell_x, member=world.members["an"], phone="0912345678"
+    )
     world.users["secretary_x"] = make_user("bithu.x", "secretary", commune_x)
     world.users["secretary_y"] = make_user("bithu.y", "secretary", commune_y)
     world.users["staff"] = make_user("chuyenvien", "staff", province)

@@ -16,8 +16,11 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-PG_BIN_CANDIDATES = ("/usr/lib/postgresql/17/bin", "/usr/lib/postgresql/16/bin",
-                     "/usr/lib/postgresql/15/bin")
+PG_BIN_CANDIDATES = (
+    "/usr/lib/postgresql/17/bin",
+    "/usr/lib/postgresql/16/bin",
+    "/usr/lib/postgresql/15/bin",
+)
 
 
 class PostgresUnavailable(RuntimeError):
@@ -52,7 +55,7 @@ def _as_postgres(args: list[str]) -> list[str]:
 
 
 def _run(args: list[str], **kwargs: object) -> None:
-    subprocess.run(_as_postgres(args), check=True, capture_output=True, **kwargs)  # noqa: S603
+    subprocess.run(_as_postgres(args), check=True, capture_output=True, **kwargs)
 
 
 @contextlib.contextmanager
@@ -65,15 +68,51 @@ def postgres_server() -> Iterator[str]:
     data = base / "data"
     port = _free_port()
     try:
-        _run([str(pg_bin / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres",
-              "--no-sync", "-E", "UTF8", "--locale=C.UTF-8"])
-        options = (f"-p {port} -c listen_addresses=127.0.0.1 -k {base} -c fsync=off "
-                   "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200")
-        _run([str(pg_bin / "pg_ctl"), "-D", str(data), "-w", "-l", str(base / "log"),
-              "-o", options, "start"])
+        _run(
+            [
+                str(pg_bin / "initdb"),
+                "-D",
+                str(data),
+                "-A",
+                "trust",
+                "-U",
+                "postgres",
+                "--no-sync",
+                "-E",
+                "UTF8",
+                "--locale=C.UTF-8",
+            ]
+        )
+        options = (
+            f"-p {port} -c listen_addresses=127.0.0.1 -k {base} -c fsync=off "
+            "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
+        )
+        _run(
+            [
+                str(pg_bin / "pg_ctl"),
+                "-D",
+                str(data),
+                "-w",
+                "-l",
+                str(base / "log"),
+                "-o",
+                options,
+                "start",
+            ]
+        )
         try:
-            _run([str(pg_bin / "createdb"), "-h", "127.0.0.1", "-p", str(port), "-U", "postgres",
-                  "nhatky_test"])
+            _run(
+                [
+                    str(pg_bin / "createdb"),
+                    "-h",
+                    "127.0.0.1",
+                    "-p",
+                    str(port),
+                    "-U",
+                    "postgres",
+                    "nhatky_test",
+                ]
+            )
             yield f"postgresql+psycopg://postgres@127.0.0.1:{port}/nhatky_test"
         finally:
             _run([str(pg_bin / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop"])

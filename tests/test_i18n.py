@@ -18,16 +18,29 @@ VI_PO = ROOT / "translations" / "vi" / "LC_MESSAGES" / "messages.po"
 def extracted(tmp_path_factory: pytest.TempPathFactory) -> set[str]:
     pot = tmp_path_factory.mktemp("i18n") / "messages.pot"
     subprocess.run(
-        [sys.executable, "-m", "babel.messages.frontend", "extract", "-F", "babel.cfg",
-         "-k", "_l", "-o", str(pot), "."],
-        check=True, cwd=ROOT, capture_output=True,
+        [
+            sys.executable,
+            "-m",
+            "babel.messages.frontend",
+            "extract",
+            "-F",
+            "babel.cfg",
+            "-k",
+            "_l",
+            "-o",
+            str(pot),
+            ".",
+        ],
+        check=True,
+        cwd=ROOT,
+        capture_output=True,
     )
     with pot.open("rb") as fh:
         return {m.id if isinstance(m.id, str) else m.id[0] for m in read_po(fh) if m.id}
 
 
 @pytest.fixture(scope="module")
-def vietnamese():  # noqa: ANN201
+def vietnamese():
     with VI_PO.open("rb") as fh:
         return read_po(fh, locale="vi")
 
@@ -39,9 +52,11 @@ def test_every_extracted_message_is_in_the_vietnamese_catalog(extracted, vietnam
 
 
 def test_no_vietnamese_entry_is_empty_or_fuzzy(vietnamese):
-    empty = [m.id for m in vietnamese if m.id and not all(
-        (m.string if isinstance(m.string, tuple) else (m.string,))
-    )]
+    empty = [
+        m.id
+        for m in vietnamese
+        if m.id and not all(m.string if isinstance(m.string, tuple) else (m.string,))
+    ]
     fuzzy = [m.id for m in vietnamese if m.id and m.fuzzy]
     assert not empty, f"untranslated: {empty}"
     assert not fuzzy, f"fuzzy (not shown to users): {fuzzy}"

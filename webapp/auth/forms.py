@@ -7,8 +7,10 @@ from wtforms.validators import DataRequired, Length
 class LoginForm(FlaskForm):
     login = StringField(
         _l("Username or phone number"),
-        validators=[DataRequired(message=_l("Enter your username or phone number.")),
-                    Length(max=64)],
+        validators=[
+            DataRequired(message=_l("Enter your username or phone number.")),
+            Length(max=64),
+        ],
         render_kw={"autocomplete": "username", "autocapitalize": "none"},
     )
     password = PasswordField(

@@ -14,9 +14,10 @@ def wants_json() -> bool:
     if request.path.startswith("/api/"):
         return True
     best = request.accept_mimetypes.best_match(["application/json", "text/html"])
-    return best == "application/json" and request.accept_mimetypes[best] > request.accept_mimetypes[
-        "text/html"
-    ]
+    return (
+        best == "application/json"
+        and request.accept_mimetypes[best] > request.accept_mimetypes["text/html"]
+    )
 
 
 def _messages() -> dict[int, tuple[str, str]]:
@@ -32,7 +33,10 @@ def _messages() -> dict[int, tuple[str, str]]:
             _("Too many attempts"),
             _("You have tried too many times. Wait a few minutes and try again."),
         ),
-        500: (_("Server error"), _("Something went wrong on our side. Try again in a few minutes.")),
+        500: (
+            _("Server error"),
+            _("Something went wrong on our side. Try again in a few minutes."),
+        ),
     }
 
 
@@ -41,8 +45,9 @@ def _render(status: int, detail: str | None = None) -> ResponseReturnValue:
     if wants_json():
         body = {"error": {"status": status, "title": title, "message": detail or advice}}
         return jsonify(body), status
-    return render_template("errors/error.html", status=status, title=title,
-                           advice=detail or advice), status
+    return render_template(
+        "errors/error.html", status=status, title=title, advice=detail or advice
+    ), status
 
 
 def _http_error(error: HTTPException) -> ResponseReturnValue:
@@ -50,14 +55,14 @@ def _http_error(error: HTTPException) -> ResponseReturnValue:
 
 
 def _csrf_error(_error: CSRFError) -> ResponseReturnValue:
-    return _render(400, _("Your session has expired or the form was not valid. "
-                          "Reload the page and try again."))
+    return _render(
+        400, _("Your session has expired or the form was not valid. Reload the page and try again.")
+    )
 
 
 def _rate_limited(_error: RateLimitExceeded) -> ResponseReturnValue:
     if request.endpoint == "auth.login":
-        return _render(429, _("Too many failed sign-ins. "
-                              "Wait 15 minutes and try again."))
+        return _render(429, _("Too many failed sign-ins. Wait 15 minutes and try again."))
     return _render(429)
 
 
