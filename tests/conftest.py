@@ -80,6 +80,9 @@ class IsolatedClient(FlaskClient):
     """
 
     def open(self, *args: Any, **kwargs: Any) -> TestResponse:
+        # End the test's own transaction: the request sees what the test set up, and the
+        # test's next read (a new snapshot, on SQLite too) sees what the request wrote.
+        db.session.commit()
         with self.application.app_context():
             return super().open(*args, **kwargs)
 

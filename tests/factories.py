@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import uuid
 from dataclasses import dataclass, field
 from datetime import date
+
+from werkzeug.security import generate_password_hash
 
 from webapp.extensions import db
 from webapp.models import Activity, ActivityKind, Member, Participation, Program, Unit, User
 from webapp.units.services import create_unit
 
 PASSWORD = "mat-khau-thu-nghiem"
+
+
+@functools.cache
+def _password_hash() -> str:
+    return generate_password_hash(PASSWORD)
 
 
 def make_member(unit: Unit, full_name: str = "Nguyễn Văn An", **kwargs: object) -> Member:
@@ -41,7 +49,10 @@ def make_user(
         full_name=full_name or (member.full_name if member else username),
         active=active,
     )
-    user.set_password(password)
+    if password == PASSWORD:
+        user.password_hash = _password_hash()  # scrypt is slow on purpose; hash once per run
+    else:
+        user.set_password(password)
     db.session.add(user)
     db.session.flush()
     return user

@@ -3,20 +3,18 @@
 from __future__ import annotations
 
 import logging
-import sqlite3
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, jsonify, redirect, request, url_for
+from flask import Flask, redirect, request, url_for
 from flask.typing import ResponseReturnValue
-from flask_babel import lazy_gettext as _l
-from sqlalchemy import event, select
-from sqlalchemy.engine import Engine
+from flask_babel import gettext as _
+from sqlalchemy import select
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from webapp.config import Config
-from webapp.extensions import babel, csrf, db, limiter, login_manager, migrate
+from webapp.extensions import api, babel, csrf, db, limiter, login_manager, migrate
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -41,7 +39,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
 
 def register_extensions(app: Flask) -> None:
-    from webapp import models  # noqa: F401  (every table registered before migrations compare)
+    from webapp import database, models  # noqa: F401  (engine events; every table registered)
     from webapp.i18n import register_i18n, select_locale
 
     db.init_app(app)
@@ -54,16 +52,21 @@ def register_extensions(app: Flask) -> None:
     )
     limiter.init_app(app)
     login_manager.init_app(app)
+    api.init_app(app)
     register_i18n(app)
 
 
 def register_blueprints(app: Flask) -> None:
-    from webapp import auth, main
+    from webapp import auth, main, sync
     from webapp.errors import register_error_handlers
+    from webapp.photos import routes as photo_routes
     from webapp.security import register_security_headers
 
     app.register_blueprint(auth.bp)
     app.register_blueprint(main.bp)
+    api.register_blueprint(sync.bp)
+    api.register_blueprint(photo_routes.bp)
+    # After api.init_app: these replace flask-smorest's handlers, so pages get HTML errors.
     register_error_handlers(app)
     register_security_headers(app)
 
@@ -93,22 +96,12 @@ def _load_user(token: str) -> Any:
 
 @login_manager.unauthorized_handler
 def _unauthorized() -> ResponseReturnValue:
+    from webapp.api_errors import json_error
     from webapp.errors.handlers import wants_json
 
     if wants_json():
-        return jsonify({"error": {"status": 401, "title": str(_l("Sign-in required"))}}), 401
+        return json_error(401, _("Sign in to continue."), title=_("Sign-in required"))
     return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
-
-
-@event.listens_for(Engine, "connect")
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    """SQLite: enforce foreign keys, let readers and a writer work at once."""
-    if isinstance(dbapi_connection, sqlite3.Connection):
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.close()
 
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())

@@ -72,6 +72,8 @@ class Config:
         self.SESSION_COOKIE_SECURE = _env_bool("SESSION_COOKIE_SECURE", production)
         self.REMEMBER_COOKIE_HTTPONLY = True
         self.MAX_CONTENT_LENGTH = _env_int("MAX_CONTENT_LENGTH", 16 * 1024 * 1024)
+        self.PHOTO_MAX_BYTES = _env_int("PHOTO_MAX_BYTES", 15 * 1024 * 1024)
+        self.PHOTO_STORAGE = os.environ.get("PHOTO_STORAGE", "folder")
         self.WTF_CSRF_TIME_LIMIT = None  # the session lifetime bounds the token
         self.WTF_CSRF_HEADERS = ["X-CSRFToken"]
         self.RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
@@ -84,6 +86,13 @@ class Config:
         self.BABEL_DEFAULT_TIMEZONE = os.environ.get("APP_TIMEZONE", "Asia/Ho_Chi_Minh")
         self.LANGUAGES = ("vi", "en")
         self.TRUSTED_PROXIES = _env_int("TRUSTED_PROXIES", 0)
+        # flask-smorest: the OpenAPI document at /api/v1/openapi.json (no UI: it would load
+        # third-party scripts from a CDN).
+        self.API_TITLE = "Nhật ký cơ sở sync API"
+        self.API_VERSION = "v1"
+        self.OPENAPI_VERSION = "3.0.3"
+        self.OPENAPI_URL_PREFIX = "/api/v1"
+        self.OPENAPI_JSON_PATH = "openapi.json"
         for key, value in overrides.items():
             setattr(self, key, value)
         if production and self.SQLALCHEMY_DATABASE_URI.startswith("sqlite"):
