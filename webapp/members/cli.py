@@ -1,3 +1,28 @@
+"""`flask members ...`: rosters from spreadsheets."""
+
+from __future__ import annotations
+
+from typing import IO
+
+import click
 from flask.cli import AppGroup
 
-members_cli = AppGroup("members")
+from webapp.csv_import import in_cli_language, run_cli_import
+from webapp.members.services import MEMBER_COLUMNS, import_members
+
+members_cli = AppGroup("members", help="Unit rosters.")
+
+
+@members_cli.command("import-csv")
+@click.argument("file", type=click.File("rb"))
+@click.option("--dry-run", is_flag=True, help="Check the file and report, but save nothing.")
+@in_cli_language
+def import_csv_command(file: IO[bytes], dry_run: bool) -> None:
+    """Add members from a CSV file (UTF-8) with columns
+    unit,full_name,is_party_member,position,phone.
+
+    UNIT is a division code or a name path such as “Tuyên Quang / Xã Lâm Bình / Chi bộ thôn
+    Nà Va”. A member already on the roster (same unit, name and phone) is left as is. If any
+    row is wrong, every problem is listed and nothing is saved.
+    """
+    run_cli_import(file, MEMBER_COLUMNS, import_members, dry_run=dry_run)
