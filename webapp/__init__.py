@@ -57,15 +57,20 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    from webapp import auth, main, sync
+    from webapp import auth, main, review, sync
+    from webapp import field
     from webapp.errors import register_error_handlers
     from webapp.photos import routes as photo_routes
+    from webapp.review import api as review_api
     from webapp.security import register_security_headers
 
     app.register_blueprint(auth.bp)
     app.register_blueprint(main.bp)
+    app.register_blueprint(field.bp)
+    app.register_blueprint(review.bp)
     api.register_blueprint(sync.bp)
     api.register_blueprint(photo_routes.bp)
+    api.register_blueprint(review_api.bp)
     # After api.init_app: these replace flask-smorest's handlers, so pages get HTML errors.
     register_error_handlers(app)
     register_security_headers(app)
@@ -73,11 +78,12 @@ def register_blueprints(app: Flask) -> None:
 
 def register_commands(app: Flask) -> None:
     from webapp.demo.cli import demo_cli
+    from webapp.review.cli import review_cli
     from webapp.members.cli import members_cli
     from webapp.units.cli import units_cli
     from webapp.users.cli import users_cli
 
-    for group in (units_cli, members_cli, users_cli, demo_cli):
+    for group in (units_cli, members_cli, users_cli, demo_cli, review_cli):
         app.cli.add_command(group)
 
 

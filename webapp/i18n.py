@@ -8,7 +8,7 @@ from datetime import date, datetime
 from pathlib import Path
 
 import click
-from flask import Flask, current_app, request, session
+from flask import Flask, current_app, has_request_context, request, session
 from flask.cli import AppGroup
 from flask_babel import format_date, format_datetime, format_decimal, get_locale
 from flask_login import current_user
@@ -23,8 +23,13 @@ DATETIME_FORMATS = {"vi": "HH:mm dd/MM/yyyy", "en": "d MMM yyyy, HH:mm"}
 
 
 def select_locale() -> str:
-    """User setting, then the session's choice, then the browser, then Vietnamese."""
+    """User setting, then the session's choice, then the browser, then Vietnamese.
+
+    Outside a request (command line, background work) the default language applies.
+    """
     languages = current_app.config["LANGUAGES"]
+    if not has_request_context():
+        return str(current_app.config["BABEL_DEFAULT_LOCALE"])
     if current_user and current_user.is_authenticated and current_user.locale in languages:
         return current_user.locale
     chosen = session.get("locale")

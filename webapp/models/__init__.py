@@ -1,6 +1,6 @@
 """All models, one module per aggregate; importing this package registers every table."""
 
-from webapp.models.activity import STATUSES, Activity, Participation, Photo
+from webapp.models.activity import STATUSES, Activity, ActivityRevision, Participation, Photo
 from webapp.models.audit import AuditEvent
 from webapp.models.base import Base, utcnow
 from webapp.models.member import Member
@@ -15,6 +15,7 @@ __all__ = [
     "UNIT_KINDS",
     "Activity",
     "ActivityKind",
+    "ActivityRevision",
     "AuditEvent",
     "Base",
     "Member",

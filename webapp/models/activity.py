@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy import (
+    JSON,
     CheckConstraint,
     Date,
     DateTime,
@@ -119,3 +121,18 @@ class Photo(Base):
     received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
     activity: Mapped[Activity] = relationship(back_populates="photos")
+
+
+class ActivityRevision(Base):
+    """What an entry said before it was changed: the history a reviewer can look back on."""
+
+    __tablename__ = "activity_revision"
+
+    activity_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("activity.id", ondelete="CASCADE"), primary_key=True
+    )
+    revision: Mapped[int] = mapped_column(Integer, primary_key=True)
+    status: Mapped[str] = mapped_column(String(16))
+    content: Mapped[dict[str, Any]] = mapped_column(JSON)
+    review_note: Mapped[str | None] = mapped_column(String(500))
+    replaced_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

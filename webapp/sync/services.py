@@ -25,7 +25,16 @@ from webapp import scope
 from webapp.audit import record
 from webapp.database import begin_write, dialect_name
 from webapp.extensions import db
-from webapp.models import Activity, ActivityKind, Member, Participation, Program, Unit, User
+from webapp.models import (
+    Activity,
+    ActivityKind,
+    ActivityRevision,
+    Member,
+    Participation,
+    Program,
+    Unit,
+    User,
+)
 from webapp.sync import limits
 from webapp.sync.schemas import ActivityIn
 
@@ -208,6 +217,7 @@ def _apply_to_existing(item: _Item, user: User, device_id: str | None) -> ItemRe
             "status": existing.status,
             "content_hash": existing.content_hash,
         }
+        _keep_revision(existing)
         for name in CONTENT_FIELDS:
             setattr(existing, name, data[name])
         existing.content_hash = item.content_hash
@@ -233,6 +243,22 @@ def _apply_to_existing(item: _Item, user: User, device_id: str | None) -> ItemRe
         )
         result = ItemResult(str(existing.id), "updated", existing.revision, existing.status)
     return result
+
+
+def _keep_revision(activity: Activity) -> None:
+    """Snapshot what the entry said before this edit (the history reviewers look back on)."""
+    content: dict[str, Any] = {name: getattr(activity, name) for name in CONTENT_FIELDS}
+    content["occurred_on"] = activity.occurred_on.isoformat()
+    content["participant_ids"] = sorted(p.member_id for p in activity.participations)
+    db.session.add(
+        ActivityRevision(
+            activity_id=activity.id,
+            revision=activity.revision,
+            status=activity.status,
+            content=content,
+            review_note=activity.review_note,
+        )
+    )
 
 
 def push(user: User, device_id: str | None, raw_items: list[Any]) -> list[ItemResult]:
