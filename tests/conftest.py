@@ -58,6 +58,8 @@ def make_config(database_url: str, tmp_path: Path, **extra: object) -> dict[str,
         "SECRET_KEY": "test-secret",
         "PHOTO_DIR": str(tmp_path / "photos"),
         "RATELIMIT_STORAGE_URI": "memory://",
+        # Real scrypt, low cost: the suite signs in hundreds of times.
+        "PASSWORD_HASH_METHOD": "scrypt:1024:8:1",
         **extra,
     }
 
@@ -87,10 +89,33 @@ class IsolatedClient(FlaskClient):
             return super().open(*args, **kwargs)
 
 
-@pytest.fixture
-def app(database_url: str, tmp_path: Path) -> Iterator[Flask]:
-    app = create_app(make_config(database_url, tmp_path))
+_shared_apps: dict[str, Flask] = {}
+
+
+def _new_app(database_url: str, photo_root: Path) -> Flask:
+    app = create_app(make_config(database_url, photo_root))
     app.test_client_class = IsolatedClient
+    return app
+
+
+@pytest.fixture
+def app(
+    request: pytest.FixtureRequest, database_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Flask]:
+    """The app on an empty database, inside an app context.
+
+    One app per database serves every test (building one costs ~150 ms, mostly the OpenAPI
+    spec); its config is restored after each test. A test that must change the app itself
+    (add routes) asks for its own with `@pytest.mark.fresh_app`.
+    """
+    fresh = request.node.get_closest_marker("fresh_app") is not None
+    if fresh:
+        app = _new_app(database_url, tmp_path_factory.mktemp("photos"))
+    else:
+        if database_url not in _shared_apps:
+            _shared_apps[database_url] = _new_app(database_url, tmp_path_factory.mktemp("photos"))
+        app = _shared_apps[database_url]
+    saved_config = dict(app.config)
     with app.app_context():
         if database_url not in _schema_ready:
             Base.metadata.drop_all(db.engine)
@@ -102,7 +127,10 @@ def app(database_url: str, tmp_path: Path) -> Iterator[Flask]:
         finally:
             db.session.remove()
             _empty_all_tables(database_url)
-            db.engine.dispose()
+            if fresh:
+                db.engine.dispose()
+    app.config.clear()
+    app.config.update(saved_config)
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import date
 
+from flask import current_app
 from werkzeug.security import generate_password_hash
 
 from webapp.extensions import db
@@ -18,8 +19,8 @@ PASSWORD = "mat-khau-thu-nghiem"
 
 
 @functools.cache
-def _password_hash() -> str:
-    return generate_password_hash(PASSWORD)
+def _password_hash(method: str) -> str:
+    return generate_password_hash(PASSWORD, method=method)
 
 
 def make_member(unit: Unit, full_name: str = "Nguyễn Văn An", **kwargs: object) -> Member:
@@ -50,7 +51,9 @@ def make_user(
         active=active,
     )
     if password == PASSWORD:
-        user.password_hash = _password_hash()  # scrypt is slow on purpose; hash once per run
+        user.password_hash = _password_hash(
+            current_app.config["PASSWORD_HASH_METHOD"]
+        )  # scrypt is slow on purpose; hash once per run
     else:
         user.set_password(password)
     db.session.add(user)

@@ -12,14 +12,17 @@ class ConfigError(RuntimeError):
     """The environment does not describe a runnable configuration."""
 
 
-def _env_int(name: str, default: int) -> int:
+def _env_int(name: str, default: int, minimum: int = 1) -> int:
     raw = os.environ.get(name)
     if raw is None or raw == "":
         return default
     try:
-        return int(raw)
+        value = int(raw)
     except ValueError as exc:
         raise ConfigError(f"{name} must be a whole number, got {raw!r}") from exc
+    if value < minimum:
+        raise ConfigError(f"{name} must be at least {minimum}, got {raw!r}")
+    return value
 
 
 def _env_bool(name: str, default: bool) -> bool:
@@ -52,8 +55,10 @@ class Config:
         self.APP_ENV = env
         production = env == "production"
         self.TESTING = env == "testing"
-        self.SECRET_KEY = os.environ.get("SECRET_KEY") or (
-            None if production else _dev_secret(instance_path)
+        self.SECRET_KEY = (
+            overrides.get("SECRET_KEY")
+            or os.environ.get("SECRET_KEY")
+            or (None if production else _dev_secret(instance_path))
         )
         if production and not self.SECRET_KEY:
             raise ConfigError(
@@ -76,6 +81,7 @@ class Config:
         self.PHOTO_STORAGE = os.environ.get("PHOTO_STORAGE", "folder")
         self.WTF_CSRF_TIME_LIMIT = None  # the session lifetime bounds the token
         self.WTF_CSRF_HEADERS = ["X-CSRFToken"]
+        self.PASSWORD_HASH_METHOD = "scrypt"  # noqa: S105  (a method name: Werkzeug's default cost)
         self.RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
         self.RATELIMIT_HEADERS_ENABLED = True
         self.LOGIN_LIMIT_PER_ACCOUNT = os.environ.get("LOGIN_LIMIT_PER_ACCOUNT", "5 per 15 minutes")
@@ -85,7 +91,7 @@ class Config:
         self.BABEL_DEFAULT_LOCALE = "vi"
         self.BABEL_DEFAULT_TIMEZONE = os.environ.get("APP_TIMEZONE", "Asia/Ho_Chi_Minh")
         self.LANGUAGES = ("vi", "en")
-        self.TRUSTED_PROXIES = _env_int("TRUSTED_PROXIES", 0)
+        self.TRUSTED_PROXIES = _env_int("TRUSTED_PROXIES", 0, minimum=0)
         # flask-smorest: the OpenAPI document at /api/v1/openapi.json (no UI: it would load
         # third-party scripts from a CDN).
         self.API_TITLE = "Nhật ký cơ sở sync API"

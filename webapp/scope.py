@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TypeVar
 
-from sqlalchemy import ColumnElement, Select, and_, exists, or_, select
+from sqlalchemy import ColumnElement, Select, and_, exists, false, or_, select
 
 from webapp.models import Activity, Member, Participation, Unit, User
 
@@ -44,21 +44,24 @@ def can_manage_unit(user: User, unit: Unit) -> bool:
     return user.active and user.has_role("admin") and is_within(unit, user.scope_unit)
 
 
+def _in_scope(user: User) -> ColumnElement[bool]:
+    """Unit rows inside the user's subtree; nothing at all for a deactivated account."""
+    if not user.active:
+        return false()
+    return in_subtree(Unit.path, user.scope_unit.path)
+
+
 def units(user: User) -> Select[tuple[Unit]]:
     """Every unit the user may see, as a query to refine."""
-    return select(Unit).where(in_subtree(Unit.path, user.scope_unit.path))
+    return select(Unit).where(_in_scope(user))
 
 
 def unit_ids(user: User) -> Select[tuple[int]]:
-    return select(Unit.id).where(in_subtree(Unit.path, user.scope_unit.path))
+    return select(Unit.id).where(_in_scope(user))
 
 
 def members(user: User) -> Select[tuple[Member]]:
-    return (
-        select(Member)
-        .join(Unit, Member.unit_id == Unit.id)
-        .where(in_subtree(Unit.path, user.scope_unit.path))
-    )
+    return select(Member).join(Unit, Member.unit_id == Unit.id).where(_in_scope(user))
 
 
 def activity_filter(user: User) -> ColumnElement[bool]:

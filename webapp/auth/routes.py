@@ -16,7 +16,7 @@ from flask_login import current_user, login_user, logout_user
 from werkzeug.wrappers import Response
 
 from webapp.auth.forms import LoginForm
-from webapp.auth.services import authenticate, normalise_login
+from webapp.auth.services import authenticate, find_user, normalise_login
 from webapp.extensions import db, limiter
 from webapp.security import safe_next
 
@@ -24,7 +24,11 @@ bp = Blueprint("auth", __name__, template_folder="templates")
 
 
 def _account_key() -> str:
-    return "login-account:" + normalise_login(request.form.get("login", ""))
+    """One count per account however it is named (username, any spelling of the phone);
+    text that names no account is counted as written, so a miss reveals nothing."""
+    login = request.form.get("login", "")
+    user = find_user(login)
+    return f"login-account:user:{user.id}" if user else f"login-account:{normalise_login(login)}"
 
 
 def _failed(response: Response) -> bool:
@@ -55,11 +59,13 @@ def login() -> ResponseReturnValue:
         user = authenticate(form.login.data or "", form.password.data or "")
         if user is not None:
             db.session.commit()
+            # A fresh session (no fixation), keeping the language chosen on the sign-in page.
+            locale = user.locale or session.get("locale")
             session.clear()
             session.permanent = True
             login_user(user)
-            if user.locale:
-                session["locale"] = user.locale
+            if locale:
+                session["locale"] = locale
             return redirect(safe_next(request.args.get("next")))
         form.password.errors = [_("Wrong username or password.")]
         status = 401

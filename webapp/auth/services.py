@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import functools
+
+from flask import current_app
 from sqlalchemy import func, or_, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from webapp.extensions import db
 from webapp.models import User, utcnow
 
-# Checked against when no account matches, so a wrong username costs as much time as a
-# wrong password and timing does not reveal which accounts exist.
-_DUMMY_HASH = generate_password_hash("not-a-real-password")
+
+@functools.cache
+def _dummy_hash(method: str) -> str:
+    """Checked when no account matches, so a wrong username costs as much time as a wrong
+    password and timing does not reveal which accounts exist."""
+    return generate_password_hash("not-a-real-password", method=method)
 
 
 def normalise_login(value: str) -> str:
@@ -38,7 +44,7 @@ def authenticate(login: str, password: str) -> User | None:
     """The active user with these credentials, or None — never saying which part was wrong."""
     user = find_user(login)
     if user is None:
-        check_password_hash(_DUMMY_HASH, password)
+        check_password_hash(_dummy_hash(current_app.config["PASSWORD_HASH_METHOD"]), password)
         return None
     if not user.check_password(password) or not user.active:
         return None

@@ -1,12 +1,14 @@
 from __future__ import annotations
 
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, Response, current_app, render_template, request
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_limiter.errors import RateLimitExceeded
 from flask_wtf.csrf import CSRFError
+from limits import parse
 from werkzeug.exceptions import HTTPException, InternalServerError
 
+from webapp.api_errors import json_error
 from webapp.extensions import db
 
 
@@ -28,7 +30,10 @@ def _messages() -> dict[int, tuple[str, str]]:
         403: (_("Access denied"), _("Your account may not see or change this.")),
         404: (_("Page not found"), _("The address may be wrong, or this item no longer exists.")),
         405: (_("Method not allowed"), _("Go back to the previous page and try again.")),
+        409: (_("Conflict"), _("Someone changed this at the same time. Reload and try again.")),
         413: (_("Upload too large"), _("Send less data or a smaller photo.")),
+        415: (_("Unsupported file type"), _("Send a JPEG, PNG or WebP photo.")),
+        422: (_("Some values are not valid"), _("Check what you entered and try again.")),
         429: (
             _("Too many attempts"),
             _("You have tried too many times. Wait a few minutes and try again."),
@@ -40,18 +45,22 @@ def _messages() -> dict[int, tuple[str, str]]:
     }
 
 
-def _render(status: int, detail: str | None = None) -> ResponseReturnValue:
-    title, advice = _messages().get(status, (_("Something went wrong"), ""))
+def _render(status: int, detail: str | None = None) -> tuple[Response | str, int]:
+    title, advice = _messages().get(
+        status, (_("Something went wrong"), _("Go back to the previous page and try again."))
+    )
     if wants_json():
-        body = {"error": {"status": status, "title": title, "message": detail or advice}}
-        return jsonify(body), status
+        return json_error(status, detail or advice, title=title)
     return render_template(
         "errors/error.html", status=status, title=title, advice=detail or advice
     ), status
 
 
 def _http_error(error: HTTPException) -> ResponseReturnValue:
-    return _render(error.code or 500)
+    body, status = _render(error.code or 500)
+    # Keep the headers the error itself carries (a 405's Allow, a 401's WWW-Authenticate).
+    headers = {k: v for k, v in error.get_headers() if k.lower() != "content-type"}
+    return body, status, headers
 
 
 def _csrf_error(_error: CSRFError) -> ResponseReturnValue:
@@ -62,7 +71,13 @@ def _csrf_error(_error: CSRFError) -> ResponseReturnValue:
 
 def _rate_limited(_error: RateLimitExceeded) -> ResponseReturnValue:
     if request.endpoint == "auth.login":
-        return _render(429, _("Too many failed sign-ins. Wait 15 minutes and try again."))
+        minutes = max(
+            1, round(parse(current_app.config["LOGIN_LIMIT_PER_ACCOUNT"]).get_expiry() / 60)
+        )
+        return _render(
+            429,
+            _("Too many failed sign-ins. Wait %(n)d minutes and try again.", n=minutes),
+        )
     return _render(429)
 
 

@@ -1,11 +1,10 @@
 from __future__ import annotations
 
-from datetime import date
-
 from flask import Blueprint, current_app, redirect, render_template, request, session
 from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_required
 
+from webapp.clock import local_today
 from webapp.extensions import db
 from webapp.main import services
 from webapp.security import safe_next
@@ -30,7 +29,7 @@ def home() -> ResponseReturnValue:
     elif user.role == "secretary":
         context["waiting_count"], context["waiting"] = services.waiting_entries(user)
     else:
-        context["totals"] = services.month_totals(user, date.today())
+        context["totals"] = services.month_totals(user, local_today())
         context["waiting_count"], _ = services.waiting_entries(user, limit=0)
     return render_template(HOME_TEMPLATES[user.role], **context)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from flask import current_app, has_app_context
 from flask_login import UserMixin
 from sqlalchemy import Boolean, CheckConstraint, DateTime, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -12,6 +13,13 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from webapp.models.base import Base, utcnow
 from webapp.models.member import Member
 from webapp.models.unit import Unit
+
+
+def hash_password(password: str) -> str:
+    """Werkzeug's scrypt; the cost is configurable so the test suite need not pay it."""
+    method = current_app.config["PASSWORD_HASH_METHOD"] if has_app_context() else "scrypt"
+    return generate_password_hash(password, method=method)
+
 
 ROLES = ("cadre", "secretary", "staff", "admin")
 ROLE_RANK = {role: rank for rank, role in enumerate(ROLES)}
@@ -43,7 +51,7 @@ class User(UserMixin, Base):
     scope_unit: Mapped[Unit] = relationship()
 
     def set_password(self, password: str) -> None:
-        self.password_hash = generate_password_hash(password)
+        self.password_hash = hash_password(password)
         self.session_epoch = (self.session_epoch or 0) + 1
 
     def check_password(self, password: str) -> bool:

@@ -12,7 +12,7 @@ import hashlib
 import json
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from typing import Any
 
 from flask_babel import gettext as _
@@ -23,6 +23,7 @@ from sqlalchemy.exc import IntegrityError
 
 from webapp import scope
 from webapp.audit import record
+from webapp.clock import local_today
 from webapp.database import begin_write, dialect_name
 from webapp.extensions import db
 from webapp.models import (
@@ -109,10 +110,6 @@ class _Lookups:
         return lookups
 
 
-def _today_in_vietnam() -> date:
-    return (datetime.now(UTC) + timedelta(hours=7)).date()
-
-
 def _business_errors(data: dict[str, Any], lookups: _Lookups) -> dict[str, list[str]]:
     errors: dict[str, list[str]] = {}
     unit = lookups.units.get(data["unit_id"])
@@ -128,7 +125,7 @@ def _business_errors(data: dict[str, Any], lookups: _Lookups) -> dict[str, list[
         if program is None or not program.active:
             errors["program_id"] = [_("Unknown or inactive programme.")]
     occurred_on: date = data["occurred_on"]
-    if occurred_on > _today_in_vietnam():
+    if occurred_on > local_today():
         errors["occurred_on"] = [_("The date is in the future.")]
     elif occurred_on < limits.EARLIEST_DATE:
         errors["occurred_on"] = [_("The date is before 2000.")]
