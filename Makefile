@@ -26,7 +26,6 @@ translations: $(VENV)/.installed
 run: translations
 	APP_ENV=development $(BIN)/flask db upgrade
 	APP_ENV=development $(BIN)/flask demo load
-	APP_ENV=development $(BIN)/flask demo logins
 	APP_ENV=development $(BIN)/flask run --host 127.0.0.1 --port 5000
 
 lint: install-dev

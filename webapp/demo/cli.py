@@ -10,11 +10,14 @@ from flask_babel import format_decimal
 from flask_babel import gettext as _
 
 from webapp.csv_import import in_cli_language
+from webapp.database import begin_write
 from webapp.demo.services import (
     DEMO_PASSWORD,
     DatabaseNotEmpty,
     DemoReport,
+    SignIn,
     database_is_empty,
+    demo_sign_ins,
     load_demo,
 )
 from webapp.extensions import db
@@ -46,6 +49,8 @@ def load_command(activities: int, seed: int, province_name: str) -> None:
     """Load demo data into an EMPTY database; a database with any unit is left alone."""
     if not database_is_empty():
         click.echo(_("The database is not empty: demo data not loaded."))
+        if sign_ins := demo_sign_ins():
+            _echo_sign_ins(sign_ins)
         return
     try:
         province = find_province(name=province_name)
@@ -53,6 +58,7 @@ def load_command(activities: int, seed: int, province_name: str) -> None:
         raise click.ClickException(exc.message()) from None
     started = perf_counter()
     try:
+        begin_write()
         report = load_demo(province, activities=activities, seed=seed)
         commit_started = perf_counter()
         db.session.commit()
@@ -104,14 +110,25 @@ def _echo_report(report: DemoReport, seconds: float) -> None:
     rate = report.counts["activities"] / max(dict(report.timings)["activities"], 1e-9)
     click.echo("  " + _("%(rate)s activities per second", rate=format_decimal(round(rate))))
     click.echo()
+    _echo_sign_ins(report.sign_ins)
+
+
+def _echo_sign_ins(sign_ins: list[SignIn]) -> None:
     click.echo(_("Sign in with:"))
     header = (_("username"), _("password"), _("role"), _("scope"))
-    rows = [header] + [(s.username, DEMO_PASSWORD, s.role, s.scope) for s in report.sign_ins]
+    rows = [header] + [(s.username, DEMO_PASSWORD, s.role, s.scope) for s in sign_ins]
     widths = [max(len(row[i]) for row in rows) for i in range(3)]
     for row in rows:
-        click.echo(
-            "  "
-            + "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=False))
-            + "  "
-            + row[3]
-        )
+        cells = "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=False))
+        click.echo(f"  {cells}  {row[3]}")
+
+
+@demo_cli.command("logins")
+@in_cli_language
+def logins_command() -> None:
+    """Print the demo sign-ins (one per role) that exist in this database."""
+    sign_ins = demo_sign_ins()
+    if not sign_ins:
+        click.echo(_("There are no demo accounts in this database."))
+        return
+    _echo_sign_ins(sign_ins)

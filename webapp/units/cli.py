@@ -9,6 +9,7 @@ from flask.cli import AppGroup
 from flask_babel import gettext as _
 
 from webapp.csv_import import echo_counts, in_cli_language, run_cli_import
+from webapp.database import begin_write
 from webapp.extensions import db
 from webapp.units.divisions import UnknownProvince, find_province, import_divisions
 from webapp.units.services import UNIT_COLUMNS, import_units, unit_label
@@ -37,6 +38,7 @@ def import_divisions_command(province_name: str | None, province_code: str | Non
     except UnknownProvince as exc:
         raise click.ClickException(exc.message()) from None
     try:
+        begin_write()
         root, counts = import_divisions(province)
         label = unit_label(root)
         db.session.commit()

@@ -70,7 +70,7 @@ def find_unit(ref: str) -> Unit | None:
 def unit_label(unit: Unit) -> str:
     """'Tuyên Quang / Xã Lâm Bình / Chi bộ thôn Nà Va': the name path people recognise."""
     ids = unit.ancestor_ids or [unit.id]
-    rows = db.session.execute(select(Unit.id, Unit.name).where(Unit.id.in_(ids))).tuples()
+    rows = db.session.execute(select(Unit.id, Unit.name).where(Unit.id.in_(ids)))
     names = {unit_id: name for unit_id, name in rows}
     return PATH_SEPARATOR.join(names[i] for i in ids if i in names)
 

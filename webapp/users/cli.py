@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -11,6 +12,7 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 
 from webapp.csv_import import in_cli_language
+from webapp.database import begin_write
 from webapp.extensions import db
 from webapp.models import ROLES, Member
 from webapp.units.services import find_unit, unit_label
@@ -36,8 +38,7 @@ _password_stdin = click.option(
 
 def _read_password(from_stdin: bool) -> str:
     if from_stdin:
-        line = click.get_text_stream("stdin").readline()
-        return line.rstrip("\r\n")
+        return sys.stdin.readline().rstrip("\r\n")
     password: str = click.prompt(_("Password"), hide_input=True, confirmation_prompt=True)
     return password
 
@@ -45,6 +46,7 @@ def _read_password(from_stdin: bool) -> str:
 def _in_transaction(change: Callable[[], T]) -> T:
     """Run `change`, commit once; a broken rule becomes a clean error and a rollback."""
     try:
+        begin_write()
         result = change()
         db.session.commit()
     except AccountError as exc:
