@@ -108,7 +108,10 @@ def accept_photo(
     store.put(thumb_key, processed.thumbnail, "image/jpeg")
 
     begin_write()
-    activity = db.session.get(Activity, activity_id)
+    # Lock the entry so concurrent uploads count its photos one at a time.
+    activity = db.session.scalars(
+        select(Activity).where(Activity.id == activity_id).with_for_update()
+    ).one()
     count = db.session.scalar(
         select(func.count()).select_from(Photo).where(Photo.activity_id == activity_id)
     )

@@ -10,6 +10,7 @@ from marshmallow import EXCLUDE, Schema, fields, validate
 from webapp.api_errors import ErrorOut, json_error
 from webapp.extensions import db
 from webapp.review import services
+from webapp.sync.schemas import storable_text
 
 bp = Blueprint(
     "review_api",
@@ -25,7 +26,9 @@ class ReviewIn(Schema):
 
     action = fields.String(required=True, validate=validate.OneOf(sorted(services.TRANSITIONS)))
     reason = fields.String(
-        load_default=None, allow_none=True, validate=validate.Length(max=services.REASON_LENGTH)
+        load_default=None,
+        allow_none=True,
+        validate=[validate.Length(max=services.REASON_LENGTH), storable_text],
     )
     revision = fields.Integer(
         load_default=None, allow_none=True, strict=True, validate=validate.Range(min=1, max=10**6)

@@ -23,6 +23,7 @@ from webapp.audit import record
 from webapp.database import begin_write
 from webapp.extensions import db
 from webapp.models import Activity, User, utcnow
+from webapp.text import unstorable
 
 # action -> (states it may start from, state it leads to, reason required)
 TRANSITIONS: dict[str, tuple[tuple[str, ...], str, bool]] = {
@@ -97,6 +98,8 @@ def transition(
     reason = (reason or "").strip() or None
     if needs_reason and not reason:
         raise ReviewError(_("Give a reason."), 422)
+    if reason and unstorable(reason):
+        raise ReviewError(_("The reason contains characters that cannot be stored."), 422)
     if reason and len(reason) > REASON_LENGTH:
         raise ReviewError(
             _("The reason is too long (at most %(n)d characters).", n=REASON_LENGTH), 422

@@ -8,6 +8,7 @@ from flask_babel import lazy_gettext as _l
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, validates_schema
 
 from webapp.sync import limits
+from webapp.text import unstorable
 
 # Marshmallow's own messages are English; every message a user can meet is ours, translated.
 _BASE = {
@@ -27,9 +28,18 @@ def _int_field(**kwargs: Any) -> fields.Integer:
     )
 
 
-def _text(max_len: int, **kwargs: Any) -> fields.String:
+def storable_text(value: str) -> None:
+    """Validator: refuse text no database here can store (NUL, lone surrogates)."""
+    if unstorable(value):
+        raise ValidationError(_l("Contains characters that cannot be stored."))
+
+
+def _text(max_len: int, min_len: int | None = None, **kwargs: Any) -> fields.String:
+    error = (
+        _l("Between {min} and {max} characters.") if min_len else _l("At most {max} characters.")
+    )
     return fields.String(
-        validate=validate.Length(max=max_len, error=_l("At most {max} characters.")),
+        validate=[validate.Length(min=min_len, max=max_len, error=error), storable_text],
         error_messages=_msgs(invalid=_l("Not a valid text.")),
         **kwargs,
     )
@@ -73,13 +83,7 @@ class ActivityIn(Schema):
     accuracy_m = fields.Float(
         load_default=None, allow_none=True, validate=_range(0, 100_000), error_messages=_msgs()
     )
-    summary = fields.String(
-        required=True,
-        validate=validate.Length(
-            min=1, max=limits.SUMMARY_LENGTH, error=_l("Between {min} and {max} characters.")
-        ),
-        error_messages=_msgs(invalid=_l("Not a valid text.")),
-    )
+    summary = _text(limits.SUMMARY_LENGTH, min_len=1, required=True)
     notes = _text(limits.NOTES_LENGTH, load_default=None, allow_none=True)
     people_reached = _int_field(load_default=0, validate=_range(0, limits.MAX_PEOPLE_REACHED))
     households_reached = _int_field(

@@ -284,6 +284,9 @@ def push(user: User, device_id: str | None, raw_items: list[Any]) -> list[ItemRe
             _Item(index, data, data["participant_ids"], content_hash(data, data["participant_ids"]))
         )
 
+    # Rows are inserted and locked in id order, so two batches holding the same ids in
+    # different orders cannot deadlock (PostgreSQL); results still follow request order.
+    valid.sort(key=lambda item: item.data["id"])
     created = _create_new_items(valid, user, device_id)
     for item in valid:
         if item.index in created:
