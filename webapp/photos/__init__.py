@@ -1,0 +1,1 @@
+"""Photos: the pure processing pipeline and the storage behind an interface."""
