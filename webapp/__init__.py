@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -11,6 +10,7 @@ from flask import Flask, redirect, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from sqlalchemy import select
+from sqlalchemy.orm import joinedload
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from webapp.config import Config
@@ -57,8 +57,7 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    from webapp import auth, main, review, sync
-    from webapp import field
+    from webapp import auth, field, main, review, sync
     from webapp.errors import register_error_handlers
     from webapp.photos import routes as photo_routes
     from webapp.review import api as review_api
@@ -78,8 +77,8 @@ def register_blueprints(app: Flask) -> None:
 
 def register_commands(app: Flask) -> None:
     from webapp.demo.cli import demo_cli
-    from webapp.review.cli import review_cli
     from webapp.members.cli import members_cli
+    from webapp.review.cli import review_cli
     from webapp.units.cli import units_cli
     from webapp.users.cli import users_cli
 
@@ -94,7 +93,10 @@ def _load_user(token: str) -> Any:
     user_id, _, epoch = token.partition(":")
     if not user_id.isdigit() or not epoch.isdigit():
         return None
-    user = db.session.scalar(select(User).where(User.id == int(user_id)))
+    # The scope unit comes along: nearly every request asks the scope module about it.
+    user = db.session.scalar(
+        select(User).where(User.id == int(user_id)).options(joinedload(User.scope_unit))
+    )
     if user is None or not user.active or user.session_epoch != int(epoch):
         return None
     return user
@@ -108,6 +110,3 @@ def _unauthorized() -> ResponseReturnValue:
     if wants_json():
         return json_error(401, _("Sign in to continue."), title=_("Sign-in required"))
     return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
-
-
-logging.getLogger(__name__).addHandler(logging.NullHandler())

@@ -16,7 +16,7 @@ from flask_login import current_user, login_user, logout_user
 from werkzeug.wrappers import Response
 
 from webapp.auth.forms import LoginForm
-from webapp.auth.services import authenticate, find_user, normalise_login
+from webapp.auth.services import authenticate, find_user, normalise_login, record_sign_in
 from webapp.extensions import db, limiter
 from webapp.security import safe_next
 
@@ -58,6 +58,7 @@ def login() -> ResponseReturnValue:
     if form.validate_on_submit():
         user = authenticate(form.login.data or "", form.password.data or "")
         if user is not None:
+            record_sign_in(user)
             db.session.commit()
             # A fresh session (no fixation), keeping the language chosen on the sign-in page.
             locale = user.locale or session.get("locale")

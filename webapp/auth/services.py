@@ -5,11 +5,13 @@ from __future__ import annotations
 import functools
 
 from flask import current_app
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, or_, select, update
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from webapp.database import begin_write
 from webapp.extensions import db
 from webapp.models import User, utcnow
+from webapp.text import unstorable
 
 
 @functools.cache
@@ -32,6 +34,8 @@ def normalise_phone(value: str) -> str:
 
 
 def find_user(login: str) -> User | None:
+    if unstorable(login):
+        return None
     login = normalise_login(login)
     phone = normalise_phone(login)
     conditions = [func.lower(User.username) == login]
@@ -48,5 +52,12 @@ def authenticate(login: str, password: str) -> User | None:
         return None
     if not user.check_password(password) or not user.active:
         return None
-    user.last_login_at = utcnow()
     return user
+
+
+def record_sign_in(user: User) -> None:
+    """Note the time of a successful sign-in; a write, so it takes the write lock first
+    (SQLite: many phones signing in at once queue instead of failing)."""
+    user_id = user.id
+    begin_write()
+    db.session.execute(update(User).where(User.id == user_id).values(last_login_at=utcnow()))

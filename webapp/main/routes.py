@@ -3,10 +3,13 @@ from __future__ import annotations
 from flask import Blueprint, current_app, redirect, render_template, request, session
 from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_required
+from sqlalchemy import update
 
 from webapp.clock import local_today
+from webapp.database import begin_write
 from webapp.extensions import db
 from webapp.main import services
+from webapp.models import User
 from webapp.security import safe_next
 
 bp = Blueprint("main", __name__, template_folder="templates")
@@ -40,6 +43,8 @@ def set_language() -> ResponseReturnValue:
     if lang in current_app.config["LANGUAGES"]:
         session["locale"] = lang
         if current_user.is_authenticated:
-            current_user.locale = lang
+            user_id = current_user.id
+            begin_write()
+            db.session.execute(update(User).where(User.id == user_id).values(locale=lang))
             db.session.commit()
     return redirect(safe_next(request.form.get("next")))

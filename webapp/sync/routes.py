@@ -13,7 +13,15 @@ from webapp.api_errors import ErrorOut, json_error
 from webapp.extensions import db
 from webapp.sync import limits, pull, services
 from webapp.sync.reference import reference_data
-from webapp.sync.schemas import PullArgs, PullOut, PushIn, PushOut, ReferenceOut, SessionOut
+from webapp.sync.schemas import (
+    PullArgs,
+    PullOut,
+    PushIn,
+    PushOut,
+    ReferenceOut,
+    SessionOut,
+    storable_text,
+)
 
 bp = Blueprint(
     "sync", __name__, url_prefix="/api/v1",
@@ -29,7 +37,9 @@ class _Envelope(Schema):
         unknown = EXCLUDE
 
     device_id = fields.String(
-        load_default=None, allow_none=True, validate=validate.Length(max=limits.DEVICE_ID_LENGTH)
+        load_default=None,
+        allow_none=True,
+        validate=[validate.Length(max=limits.DEVICE_ID_LENGTH), storable_text],
     )
     activities = fields.List(fields.Raw(), required=True)
 

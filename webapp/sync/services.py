@@ -97,8 +97,18 @@ class _Lookups:
             lookups.units = {
                 u.id: u for u in db.session.scalars(scope.units(user).where(Unit.id.in_(unit_ids)))
             }
-        lookups.kinds = {k.id: k for k in db.session.scalars(select(ActivityKind))}
-        lookups.programs = {p.id: p for p in db.session.scalars(select(Program))}
+        if kind_ids := ids("kind_id"):
+            lookups.kinds = {
+                k.id: k
+                for k in db.session.scalars(
+                    select(ActivityKind).where(ActivityKind.id.in_(kind_ids))
+                )
+            }
+        if program_ids := ids("program_id"):
+            lookups.programs = {
+                p.id: p
+                for p in db.session.scalars(select(Program).where(Program.id.in_(program_ids)))
+            }
         member_ids = ids("participant_ids")
         if member_ids:
             rows = db.session.execute(
@@ -163,19 +173,21 @@ def _row(item: _Item, user: User, device_id: str | None) -> dict[str, Any]:
 
 def _insert_new(rows: list[dict[str, Any]]) -> set[uuid.UUID]:
     """Insert the rows whose id is new; return those ids. Existing ids are left untouched."""
+    # One statement compiled once, the rows passed as parameters (executemany with
+    # "insertmanyvalues"): `.values(rows)` would recompile a new statement for every batch.
+    table = Activity.__table__
     dialect = postgresql if dialect_name() == "postgresql" else sqlite
     stmt = (
-        dialect.insert(Activity)
-        .values(rows)
-        .on_conflict_do_nothing(index_elements=[Activity.id])
-        .returning(Activity.id)
+        dialect.insert(table)
+        .on_conflict_do_nothing(index_elements=[table.c.id])
+        .returning(table.c.id)
     )
-    return set(db.session.scalars(stmt))
+    return set(db.session.execute(stmt, rows).scalars())
 
 
 def _insert_participations(pairs: list[dict[str, Any]]) -> None:
     if pairs:
-        db.session.execute(insert(Participation), pairs)
+        db.session.execute(insert(Participation.__table__), pairs)
 
 
 def _apply_to_existing(item: _Item, user: User, device_id: str | None) -> ItemResult:
@@ -263,11 +275,12 @@ def push(user: User, device_id: str | None, raw_items: list[Any]) -> list[ItemRe
     begin_write()
     lookups = _Lookups.load(user, raw_items)
     results: list[ItemResult | None] = [None] * len(raw_items)
+    schema = ActivityIn()
     valid: list[_Item] = []
     for index, raw in enumerate(raw_items):
         raw_id = raw.get("id") if isinstance(raw, dict) else None
         try:
-            data = ActivityIn().load(raw if isinstance(raw, dict) else {})
+            data = schema.load(raw if isinstance(raw, dict) else {})
         except ValidationError as exc:
             results[index] = ItemResult(
                 str(raw_id) if raw_id else None,
