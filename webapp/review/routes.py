@@ -109,6 +109,7 @@ def detail(activity_id: uuid.UUID) -> ResponseReturnValue:
         form=form,
         refusal=services.may_review(current_user, activity),
         places=queue.place_names([activity]),
+        status_label=services.status_label,
         creator=db.session.get(User, activity.created_by_id),
     )
 
