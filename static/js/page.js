@@ -1,0 +1,146 @@
+// What the capture and "my entries" pages share: who is signed in (from the phone, so it
+// works offline), the sync bar, and the triggers that send.
+
+import * as api from './api.js';
+import { startAutoSync, status, syncNow } from './autosync.js';
+import * as store from './db.js';
+import { downloadUnsent } from './export.js';
+import { formatBytes, formatTime, t } from './i18n.js';
+import { announce, listen } from './sync.js';
+import './shell.js';
+
+const $ = (id) => document.getElementById(id);
+
+let currentUser = null;
+let persistAsked = false;
+
+export function user() {
+  return currentUser;
+}
+
+export function notice(message) {
+  const box = $('page-notice');
+  if (!box) return;
+  box.textContent = message ?? '';
+  box.hidden = !message;
+}
+
+/** Ask once per page for storage the browser will not clear under pressure. */
+export async function askPersistentStorage() {
+  if (persistAsked || !navigator.storage?.persist) return;
+  persistAsked = true;
+  try {
+    await navigator.storage.persist();
+  } catch {
+    // Refused or unsupported: the storage line says so.
+  }
+  renderStorage();
+}
+
+async function renderStorage() {
+  const line = $('storage-status');
+  if (!line || !navigator.storage?.estimate) return;
+  const { usage = 0 } = await navigator.storage.estimate();
+  const persisted = navigator.storage.persisted ? await navigator.storage.persisted() : false;
+  const kept = t(persisted ? 'storage_persisted' : 'storage_not_persisted');
+  line.textContent = `${t('storage_used', { used: formatBytes(usage) })} · ${kept}`;
+}
+
+async function renderSyncBar() {
+  const line = $('sync-status');
+  if (!line) return;
+  const authNeeded = Boolean(await store.getMeta('auth_required'));
+  $('auth-banner').hidden = !authNeeded;
+  const waiting = currentUser ? (await store.unsentEntryIds(currentUser.id)).size : 0;
+  const exportButton = $('export-unsent');
+  if (exportButton) exportButton.hidden = waiting === 0;
+  const parts = [];
+  let state;
+  if (status.offline) {
+    state = 'offline';
+    parts.push(t('offline'));
+  } else if (status.running) {
+    state = 'syncing';
+    parts.push(t('syncing'));
+  } else if (authNeeded) {
+    state = 'auth';
+  } else if (status.nextAt) {
+    state = 'retry';
+    parts.push(t('retry_at', { time: formatTime(new Date(status.nextAt)) }));
+  } else {
+    state = waiting ? 'waiting' : 'done';
+  }
+  if (waiting) parts.push(t('waiting', { n: waiting }));
+  else if (!status.offline && !status.running) parts.push(t('all_sent'));
+  const last = await store.getMeta('last_sync');
+  if (last?.at && state === 'done') parts.push(t('last_sync', { time: formatTime(new Date(last.at)) }));
+  line.textContent = parts.join(' · ');
+  line.dataset.state = state;
+  line.dataset.waiting = String(waiting);
+  $('sync-now').disabled = status.running;
+}
+
+function showName(person) {
+  for (const element of document.querySelectorAll('[data-session-name]')) {
+    element.textContent = person?.full_name ?? '';
+  }
+}
+
+/** The cached page's forms carry the token of the session it was cached under: renew it. */
+async function refreshSession() {
+  if (!navigator.onLine) return;
+  try {
+    const session = await api.getSession();
+    for (const input of document.querySelectorAll('input[name="csrf_token"]')) {
+      input.value = session.csrf_token;
+    }
+    if (session.user.id !== currentUser?.id) {
+      const someoneElse = currentUser !== null;
+      await store.setMeta('session', session.user);
+      // The page so far showed another user's lists and entries: start it again.
+      if (someoneElse) location.reload();
+      else announce('user'); // first sign-in seen by this page: draw it for this user
+    }
+  } catch (error) {
+    if (error.kind === 'auth') {
+      await store.setMeta('auth_required', true);
+      renderSyncBar();
+    }
+  }
+}
+
+async function reloadUser() {
+  currentUser = await store.sessionUser();
+  showName(currentUser);
+}
+
+/**
+ * Start the page: `render(reason)` draws the page's own part from IndexedDB, first now and
+ * then whenever the data changes (a save, a sync in this page or in the service worker).
+ */
+export async function startPage(render) {
+  await reloadUser();
+  listen(async (message) => {
+    if (message.what === 'status') {
+      await renderSyncBar();
+      return;
+    }
+    const before = currentUser?.id;
+    await reloadUser();
+    await renderSyncBar();
+    if (message.what === 'synced' && !message.summary?.retry) renderStorage();
+    await render(currentUser?.id !== before ? 'user' : message.what);
+  });
+  $('sync-now')?.addEventListener('click', () => {
+    askPersistentStorage();
+    syncNow({ manual: true });
+  });
+  $('export-unsent')?.addEventListener('click', async () => {
+    if (!(await downloadUnsent())) notice(t('export_none'));
+  });
+  await render('start');
+  await renderSyncBar();
+  renderStorage();
+  refreshSession();
+  startAutoSync();
+}

@@ -1,0 +1,1 @@
+"""Browser tests of the field app (headless Chromium against a live server)."""

@@ -1,0 +1,118 @@
+"""A real HTTP server for the browser tests, and the knobs the tests turn on it.
+
+The app runs under werkzeug's threaded server on 127.0.0.1 (a secure context, so service
+workers and crypto.subtle work without TLS). Between the socket and the app sits `Controlled`,
+a WSGI middleware that only tests use: it logs every request, answers chosen requests with an
+error, and swaps the app for a newly created one to simulate a deployment.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from flask import Flask
+from werkzeug.serving import WSGIRequestHandler, make_server
+
+StartResponse = Callable[..., Any]
+
+
+@dataclass
+class FailRule:
+    method: str
+    path_prefix: str
+    remaining: int
+    status: int
+
+
+class Controlled:
+    """WSGI middleware: request log, injected failures, swappable app (a "deploy")."""
+
+    def __init__(self, app: Flask) -> None:
+        self.app = app
+        self._lock = threading.Lock()
+        self._log: list[tuple[str, str]] = []
+        self._rules: list[FailRule] = []
+
+    def fail(self, method: str, path_prefix: str, times: int, status: int = 500) -> FailRule:
+        rule = FailRule(method, path_prefix, times, status)
+        with self._lock:
+            self._rules.append(rule)
+        return rule
+
+    def stop_failing(self) -> None:
+        with self._lock:
+            self._rules.clear()
+
+    def deploy(self, app: Flask) -> None:
+        self.app = app
+
+    def requests(self, method: str | None = None, path_prefix: str = "") -> list[tuple[str, str]]:
+        with self._lock:
+            return [
+                (m, p)
+                for m, p in self._log
+                if (method is None or m == method) and p.startswith(path_prefix)
+            ]
+
+    def mark(self) -> int:
+        """A position in the log; `since(mark)` lists what came after it."""
+        with self._lock:
+            return len(self._log)
+
+    def since(self, mark: int) -> list[tuple[str, str]]:
+        with self._lock:
+            return list(self._log[mark:])
+
+    def _failure_for(self, method: str, path: str) -> int | None:
+        with self._lock:
+            self._log.append((method, path))
+            for rule in self._rules:
+                if (
+                    rule.remaining > 0
+                    and method == rule.method
+                    and path.startswith(rule.path_prefix)
+                ):
+                    rule.remaining -= 1
+                    return rule.status
+        return None
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        status = self._failure_for(environ["REQUEST_METHOD"], environ.get("PATH_INFO", ""))
+        if status is None:
+            return self.app(environ, start_response)
+        body = json.dumps(
+            {"error": {"status": status, "title": "Injected", "message": "injected by the test"}}
+        ).encode()
+        start_response(
+            f"{status} INJECTED",
+            [("Content-Type", "application/json"), ("Content-Length", str(len(body)))],
+        )
+        return [body]
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_request(self, *args: Any, **kwargs: Any) -> None:
+        pass
+
+
+class LiveServer:
+    def __init__(self, app: Flask) -> None:
+        self.controlled = Controlled(app)
+        self._server = make_server(
+            "127.0.0.1", 0, self.controlled, threaded=True, request_handler=_QuietHandler
+        )
+        self.url = f"http://127.0.0.1:{self._server.server_port}"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def __enter__(self) -> LiveServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
