@@ -224,7 +224,7 @@ def last_month(world: World) -> World:
 
 EXPECTED = {
     "Activities": ("3", "3"),
-    "Cell activities": ("2", "2"),
+    "Cell and committee activities": ("2", "2"),
     "Member participations": ("4", "4"),
     "Members engaged": ("3", "3"),
     "Active units": ("2", "2"),
