@@ -49,6 +49,12 @@ def wait_for_worker(page: Page) -> None:
     page.wait_for_function("() => navigator.serviceWorker.controller !== null")
 
 
+def go_offline(page: Page) -> None:
+    """Lose the signal, once the shell is on the phone (pages must open from the cache)."""
+    wait_for_worker(page)
+    page.context.set_offline(True)
+
+
 def open_capture(page: Page, query: str = "") -> None:
     page.goto("/capture" + query)
     page.wait_for_selector("#capture-form[data-ready=yes]", state="attached")

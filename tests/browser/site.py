@@ -83,11 +83,13 @@ def wait_for(check: Callable[[], T], timeout: float = 20.0, interval: float = 0.
 
 def _populate() -> dict[str, int]:
     world = factories.build_world()
-    for name in ROSTER:
-        factories.make_member(world.cell_x, name)
-    # A second cadre for tests that change the account's language.
+    roster = {name: factories.make_member(world.cell_x, name) for name in ROSTER}
+    # More cadres, for tests that change the account's language or end its sessions.
     english = factories.make_user(
         "canbo.en", "cadre", world.cell_x, member=world.members["binh"], full_name="Trần Thị Bình"
+    )
+    expiring = factories.make_user(
+        "canbo.dao", "cadre", world.cell_x, member=roster["Hoàng Thị Đào"]
     )
     spare = factories.make_kind("dialogue", "Đối thoại với nhân dân", "Dialogue with the people")
     # Retired by some tests while entries of this kind wait on the phone.
@@ -104,6 +106,7 @@ def _populate() -> dict[str, int]:
         "member_binh": world.members["binh"].id,
         "cadre": world.users["cadre"].id,
         "cadre_en": english.id,
+        "cadre_expiring": expiring.id,
         "secretary_x": world.users["secretary_x"].id,
     }
 

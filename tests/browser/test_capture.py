@@ -14,6 +14,7 @@ from tests.browser.phone import (
     PhotoFile,
     capture,
     fill_entry,
+    go_offline,
     listed,
     open_capture,
     open_entries,
@@ -149,7 +150,7 @@ def test_storage_full_says_so_and_keeps_what_was_saved(site: Site, page: Page) -
     page.add_init_script(SIMULATE_FULL_DISK)
     sign_in(page)
     open_capture(page)
-    page.context.set_offline(True)  # keep the first entry on the phone only
+    go_offline(page)  # keep the first entry on the phone only
     capture(page, first, site.ids["kind"])
     page.evaluate("self.__diskFull = true")
     photo = PhotoFile("big.jpg", hostile_images.oriented_jpeg(1))

@@ -14,6 +14,7 @@ from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, context_options
 from tests.browser.phone import (
     PhotoFile,
     capture,
+    go_offline,
     open_capture,
     open_entries,
     sign_in,
@@ -114,10 +115,9 @@ def test_e_a_new_version_deployed_while_entries_wait_loses_nothing(
     tag = f"e-{uuid.uuid4().hex[:8]}"
     sign_in(page)
     open_capture(page)
-    wait_for_worker(page)
     old_version = page.get_attribute("meta[name=shell-version]", "content")
 
-    context.set_offline(True)
+    go_offline(page)
     for number in range(2):
         capture(page, f"{tag} entry {number}", site.ids["kind"])
 

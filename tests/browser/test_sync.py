@@ -14,6 +14,7 @@ from tests import hostile_images
 from tests.browser.phone import (
     PhotoFile,
     capture,
+    go_offline,
     listed,
     open_capture,
     open_entries,
@@ -23,7 +24,8 @@ from tests.browser.phone import (
     wait_listed,
 )
 from tests.browser.site import Site, wait_for
-from webapp.models import Activity, ActivityKind
+from tests.factories import PASSWORD
+from webapp.models import Activity, ActivityKind, User
 
 
 def one_row(site: Site, summary: str, photos: int = 0) -> Activity | None:
@@ -59,7 +61,7 @@ def test_d_a_rejected_entry_shows_the_servers_reason_while_the_others_sync(
     tag = f"d-{uuid.uuid4().hex[:8]}"
     sign_in(page)
     open_capture(page)
-    context.set_offline(True)
+    go_offline(page)
     capture(page, f"{tag} first", site.ids["kind"])
     capture(page, f"{tag} refused", site.ids["doomed_kind"])
     capture(page, f"{tag} third", site.ids["kind"])
@@ -112,7 +114,7 @@ def test_a_returned_entry_is_fixed_offline_and_resent_on_its_revision(
     [returned] = wait_listed(page, 1, "returned")
     assert note in returned["text"]
 
-    context.set_offline(True)
+    go_offline(page)
     page.click(f"li[data-id='{activity.id}'] a.button")
     page.wait_for_selector("#capture-form[data-ready=yes]", state="attached")
     assert note in page.inner_text("#edit-reason")
@@ -130,32 +132,31 @@ def test_a_returned_entry_is_fixed_offline_and_resent_on_its_revision(
 
 
 def test_an_expired_sign_in_keeps_everything_and_asks_to_sign_in_again(
-    site: Site, context: BrowserContext, page: Page
+    site: Site, page: Page
 ) -> None:
     summary = f"401-{uuid.uuid4().hex[:8]}"
-    sign_in(page)
+    sign_in(page, "canbo.dao")
     open_capture(page)
-    context.clear_cookies()  # the session ended on the server's side
+    # The server ends every session of this account (as a password change does): from now
+    # on each request of the phone is answered 401, whatever cookie is in flight.
+    with site.writing() as session:
+        session.get(User, site.ids["cadre_expiring"]).session_epoch += 1
     capture(page, summary, site.ids["kind"])
     banner = page.locator("#auth-banner")
     banner.wait_for(state="visible")
-    assert (
-        translated(
-            site,
-            "vi",
-            "Your sign-in has expired. Entries stay on this phone; sign in again to send them.",
-        )
-        in banner.inner_text()
-    )
+    message = "Your sign-in has expired. Entries stay on this phone; sign in again to send them."
+    assert translated(site, "vi", message) in banner.inner_text()
     assert site.activities(summary) == []
-
-    banner.get_by_role("link").click()
-    page.fill("#login", "canbo")
-    page.fill("#password", "mat-khau-thu-nghiem")
-    page.click("main button[type=submit]")
-    page.wait_for_url("**/capture")
-    wait_for(lambda: one_row(site, summary))
     open_entries(page)
+    [kept] = wait_listed(page, 1, "local")
+    assert summary in kept["text"]
+
+    page.locator("#auth-banner").get_by_role("link").click()
+    page.fill("#login", "canbo.dao")
+    page.fill("#password", PASSWORD)
+    page.click("main button[type=submit]")
+    page.wait_for_url("**/entries")
+    wait_for(lambda: one_row(site, summary))
     wait_listed(page, 1, "sent")
     assert page.locator("#auth-banner").is_hidden()
 
