@@ -50,7 +50,8 @@ async function renderSyncBar() {
   const line = $('sync-status');
   if (!line) return;
   const authNeeded = Boolean(await store.getMeta('auth_required'));
-  $('auth-banner').hidden = !authNeeded;
+  // Signed out (or never signed in on this phone): the same way back in.
+  $('auth-banner').hidden = !(authNeeded || !currentUser);
   const waiting = currentUser ? (await store.unsentEntryIds(currentUser.id)).size : 0;
   const exportButton = $('export-unsent');
   if (exportButton) exportButton.hidden = waiting === 0;

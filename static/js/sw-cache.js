@@ -38,6 +38,9 @@ export async function networkFirst(event, cacheName, version, key) {
   const slow = new Promise((resolve) => { setTimeout(resolve, NAVIGATION_TIMEOUT_MS); });
   try {
     const first = await Promise.race([network, slow.then(() => cache.match(key))]);
+    // A redirect is the server asking for a sign-in. The shell needs none to keep capturing
+    // (the outbox waits, the page offers "sign in again"), so the cached shell wins.
+    if (first?.type === 'opaqueredirect' || first?.redirected) return (await cache.match(key)) || first;
     return first || (await network);
   } catch {
     return (await cache.match(key)) || Response.error();
