@@ -9,43 +9,14 @@ from __future__ import annotations
 import hashlib
 import io
 import math
-import random
 
-from PIL import Image, ImageChops, ImageDraw, ImageOps, ImageStat
+from PIL import Image, ImageChops, ImageOps, ImageStat
 
 from bench.common import machine_line, markdown_table, measure_round_robin
+from tests.hostile_images import realistic_jpeg
 from webapp.photos.pipeline import DISPLAY_EDGE, JPEG_QUALITY, THUMB_EDGE, process_photo
 
 RUNS = 11
-
-
-def camera_like_jpeg(width: int = 4000, height: int = 3000, orientation: int = 6) -> bytes:
-    """Gradients, coarse and fine noise and some hard edges: sizes like a phone's 12 MP JPEG."""
-    rng = random.Random(7)
-    gradient = Image.linear_gradient("L").resize((width, height), Image.Resampling.BILINEAR)
-    coarse = Image.frombytes("L", (width // 8, height // 8), rng.randbytes(width * height // 64))
-    coarse = coarse.resize((width, height), Image.Resampling.BILINEAR)
-    # Sensor-like grain, correlated over 2 px as after a phone's denoiser (i.i.d. per-pixel
-    # noise would make an unrealistically incompressible ~5 MB file).
-    grain = Image.frombytes("L", (width // 2, height // 2), rng.randbytes(width * height // 4))
-    grain = grain.resize((width, height), Image.Resampling.BILINEAR)
-    im = Image.merge(
-        "RGB",
-        (
-            Image.blend(gradient, coarse, 0.5),
-            Image.blend(coarse.transpose(Image.Transpose.FLIP_LEFT_RIGHT), grain, 0.25),
-            Image.blend(gradient.transpose(Image.Transpose.ROTATE_180), grain, 0.12),
-        ),
-    )
-    draw = ImageDraw.Draw(im)
-    for x in range(0, width, 250):
-        draw.rectangle((x, height // 3, x + 120, height // 3 + 400), fill=(200, 40 + x % 200, 30))
-    exif = Image.Exif()
-    exif[0x0112] = orientation
-    exif.get_ifd(0x8769)[0x9003] = "2024:03:05 14:07:09"
-    out = io.BytesIO()
-    im.save(out, "JPEG", quality=90, exif=exif)
-    return out.getvalue()
 
 
 def _fit(size: tuple[int, int], edge: int) -> tuple[int, int]:
@@ -109,7 +80,7 @@ def psnr(a: bytes, b: bytes) -> float:
 
 def main() -> None:
     print(machine_line())
-    data = camera_like_jpeg()
+    data = realistic_jpeg()  # the tests' 12 MP camera-like photo, EXIF orientation 6
     digest = hashlib.sha256(data).hexdigest()
     print(f"source: 4000×3000 JPEG, EXIF orientation 6, {len(data) / 1e6:.2f} MB\n")
 

@@ -10,7 +10,7 @@ from sqlalchemy.orm import selectinload
 
 from webapp import scope
 from webapp.extensions import db
-from webapp.models import Activity, ActivityKind, Participation, Photo, Program, Unit, User
+from webapp.models import Activity, ActivityKind, Participation, Program, Unit, User
 
 PAGE_SIZE = 30
 
@@ -112,12 +112,3 @@ def filter_choices(user: User) -> dict[str, list[tuple[int, str]]]:
         select(Program.id, Program.name_vi, Program.name_en).order_by(Program.id)
     ).all()
     return {"units": [(u.id, u.name) for u in units], "kinds": kinds, "programs": programs}
-
-
-def photo_count(activity: Activity) -> int:
-    return (
-        db.session.scalar(
-            select(func.count()).select_from(Photo).where(Photo.activity_id == activity.id)
-        )
-        or 0
-    )
