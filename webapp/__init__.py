@@ -41,6 +41,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 def register_extensions(app: Flask) -> None:
     from webapp import database, models  # noqa: F401  (engine events; every table registered)
     from webapp.i18n import register_i18n, select_locale
+    from webapp.tallies import rollup  # noqa: F401  (the session hook that keeps tallies exact)
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"))
@@ -79,10 +80,11 @@ def register_commands(app: Flask) -> None:
     from webapp.demo.cli import demo_cli
     from webapp.members.cli import members_cli
     from webapp.review.cli import review_cli
+    from webapp.tallies.cli import tallies_cli
     from webapp.units.cli import units_cli
     from webapp.users.cli import users_cli
 
-    for group in (units_cli, members_cli, users_cli, demo_cli, review_cli):
+    for group in (units_cli, members_cli, users_cli, demo_cli, review_cli, tallies_cli):
         app.cli.add_command(group)
 
 

@@ -101,6 +101,7 @@ def _echo_report(report: DemoReport, seconds: float) -> None:
         "members": _("members"),
         "accounts": _("accounts"),
         "activities": _("activities"),
+        "tallies": _("tallies"),
         "commit": _("commit"),
     }
     click.echo(

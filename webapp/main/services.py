@@ -10,10 +10,7 @@ from sqlalchemy.orm import selectinload
 
 from webapp import scope
 from webapp.extensions import db
-from webapp.models import Activity, Participation, Unit, User
-
-# Units whose activities count as 'lượt chi bộ, đảng bộ cơ sở' (DESIGN.md §7).
-CELL_KINDS = ("cell", "committee")
+from webapp.models import CELL_KINDS, Activity, Participation, Unit, User
 
 
 @dataclass(frozen=True)

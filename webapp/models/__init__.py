@@ -5,10 +5,24 @@ from webapp.models.audit import AuditEvent
 from webapp.models.base import Base, utcnow
 from webapp.models.member import Member
 from webapp.models.reference import ActivityKind, Program
-from webapp.models.unit import UNIT_KINDS, Unit
+from webapp.models.tally import (
+    METRICS,
+    PERIODS,
+    Indicator,
+    IndicatorGroup,
+    TallyMonth,
+    TallyPresence,
+    TallyReach,
+    Target,
+)
+from webapp.models.unit import CELL_KINDS, HOLDING_KINDS, UNIT_KINDS, Unit
 from webapp.models.user import ROLE_RANK, ROLES, User
 
 __all__ = [
+    "CELL_KINDS",
+    "HOLDING_KINDS",
+    "METRICS",
+    "PERIODS",
     "ROLES",
     "ROLE_RANK",
     "STATUSES",
@@ -18,10 +32,16 @@ __all__ = [
     "ActivityRevision",
     "AuditEvent",
     "Base",
+    "Indicator",
+    "IndicatorGroup",
     "Member",
     "Participation",
     "Photo",
     "Program",
+    "TallyMonth",
+    "TallyPresence",
+    "TallyReach",
+    "Target",
     "Unit",
     "User",
     "utcnow",

@@ -17,6 +17,10 @@ from webapp.models.base import Base, PathString
 from webapp.text import fold
 
 UNIT_KINDS = ("province", "district", "commune", "committee", "cell", "front", "association")
+# Activities of these units count as 'lượt chi bộ, đảng bộ cơ sở' (DESIGN.md §7).
+CELL_KINDS = ("cell", "committee")
+# Units that hold activities themselves: the denominator of "share of units active".
+HOLDING_KINDS = ("committee", "cell", "front", "association")
 
 
 class Unit(Base):

@@ -23,6 +23,7 @@ from webapp.audit import record
 from webapp.database import begin_write
 from webapp.extensions import db
 from webapp.models import Activity, User, utcnow
+from webapp.tallies import rollup
 from webapp.text import unstorable
 
 # action -> (states it may start from, state it leads to, reason required)
@@ -117,6 +118,7 @@ def transition(
     if expected_revision is not None and activity.revision != expected_revision:
         raise ReviewError(_("The entry was changed since you opened it; look at it again."))
     before = {"status": activity.status, "revision": activity.revision}
+    rollup.watch([activity.id])  # under the row lock: the figures it stood for until now
     activity.status = target
     activity.reviewed_by_id = actor.id
     activity.reviewed_at = utcnow()

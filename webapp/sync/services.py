@@ -38,6 +38,7 @@ from webapp.models import (
 )
 from webapp.sync import limits
 from webapp.sync.schemas import ActivityIn
+from webapp.tallies import rollup
 
 CONTENT_FIELDS = (
     "unit_id", "kind_id", "program_id", "occurred_on", "division_code", "village", "lat", "lon",
@@ -182,7 +183,9 @@ def _insert_new(rows: list[dict[str, Any]]) -> set[uuid.UUID]:
         .on_conflict_do_nothing(index_elements=[table.c.id])
         .returning(table.c.id)
     )
-    return set(db.session.execute(stmt, rows).scalars())
+    created = set(db.session.execute(stmt, rows).scalars())
+    rollup.watch_new(created)
+    return created
 
 
 def _insert_participations(pairs: list[dict[str, Any]]) -> None:
@@ -201,6 +204,7 @@ def _apply_to_existing(item: _Item, user: User, device_id: str | None) -> ItemRe
             "rejected",
             errors={"_schema": [_("Could not be stored: check the unit, kind and participants.")]},
         )
+    rollup.watch([existing.id])  # locked above: what it counts for before this push
     result = ItemResult(str(data["id"]), "unchanged", existing.revision, existing.status)
     if existing.created_by_id != user.id:
         result.status = "rejected"

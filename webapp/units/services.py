@@ -6,11 +6,13 @@ import re
 from collections.abc import Sequence
 
 from flask_babel import gettext as _
-from sqlalchemy import select
+from sqlalchemy import func, literal, select, update
 
 from webapp.csv_import import ErrorList, ImportCounts, Row
 from webapp.extensions import db
 from webapp.models import UNIT_KINDS, Unit
+from webapp.scope import in_subtree
+from webapp.tallies import rollup
 from webapp.text import fold
 
 
@@ -24,6 +26,54 @@ def create_unit(
     unit.path = f"{parent.path if parent else '/'}{unit.id}/"
     db.session.flush()
     return unit
+
+
+class MoveError(ValueError):
+    """A refused move, with a message in the user's language."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+def move_unit(unit: Unit, new_parent: Unit) -> None:
+    """Move `unit` and its whole subtree under `new_parent`; the caller commits.
+
+    Past activities stay with the units that held them; the tallies of the ancestors the
+    subtree leaves and joins change in the same transaction.
+    """
+    if new_parent.path.startswith(unit.path):
+        raise MoveError(_("A unit cannot be moved into itself or into a unit below it."))
+    if unit.parent_id == new_parent.id:
+        return
+    clash = find_child(new_parent, unit.name)
+    if clash is not None:
+        raise MoveError(
+            _(
+                "%(parent)s already has a unit named %(name)s.",
+                parent=new_parent.name,
+                name=unit.name,
+            )
+        )
+    db.session.flush()
+    rollup.lock_tallies("SHARE ROW EXCLUSIVE")
+    old_path, new_path = unit.path, f"{new_parent.path}{unit.id}/"
+    db.session.execute(
+        update(Unit)
+        .where(in_subtree(Unit.path, old_path))
+        .values(path=literal(new_path) + func.substr(Unit.path, len(old_path) + 1))
+        .execution_options(synchronize_session=False)
+    )
+    db.session.execute(
+        update(Unit)
+        .where(Unit.id == unit.id)
+        .values(parent_id=new_parent.id)
+        .execution_options(synchronize_session=False)
+    )
+    for obj in db.session.identity_map.values():
+        if isinstance(obj, Unit):
+            db.session.expire(obj)
+    rollup.move_subtree(unit.id, old_path, new_path)
 
 
 # -- Finding units by the references people write in spreadsheets and on the command line --

@@ -1,0 +1,246 @@
+"""The figures of the tally page, read from the rollup tables (DESIGN.md §7).
+
+Sums come from TallyMonth rows of the unit itself (they already hold its subtree); distinct
+members and active units from TallyReach, or — when a kind or programme filter is set — from
+TallyPresence, whose rows are per holding unit and so must be gathered over the subtree.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from sqlalchemy import and_, case, func, select
+
+from webapp.extensions import db
+from webapp.models import HOLDING_KINDS, TallyMonth, TallyPresence, TallyReach, Unit
+from webapp.scope import in_subtree
+from webapp.tallies import store
+from webapp.tallies.months import months_between
+
+
+@dataclass(frozen=True)
+class Figures:
+    """DESIGN.md §7 metrics for one unit's subtree over a range of months; pending beside."""
+
+    activities: int = 0
+    unit_activities: int = 0
+    participations: int = 0
+    people_reached: int = 0
+    households_reached: int = 0
+    members_engaged: int = 0
+    active_units: int = 0  # holding units with at least one confirmed activity in the range
+    active_every_month: int = 0  # ... in every month of the range
+    holding_units: int = 0  # active units of HOLDING_KINDS in the subtree: the denominator
+    pending_activities: int = 0
+    pending_participations: int = 0
+    pending_people_reached: int = 0
+    pending_households_reached: int = 0
+
+    @property
+    def active_share(self) -> float | None:
+        return self.active_units / self.holding_units if self.holding_units else None
+
+    @property
+    def every_month_share(self) -> float | None:
+        return self.active_every_month / self.holding_units if self.holding_units else None
+
+
+@dataclass(frozen=True)
+class Filters:
+    kind_id: int | None = None
+    program_id: int | None = None  # 0: entries without a programme
+
+    @property
+    def any(self) -> bool:
+        return self.kind_id is not None or self.program_id is not None
+
+
+@dataclass
+class TallyView:
+    unit: Unit
+    first: int  # YYYYMM
+    last: int
+    filters: Filters
+    total: Figures = field(default_factory=Figures)
+    children: list[tuple[Unit, Figures]] = field(default_factory=list)
+    monthly: list[tuple[int, Figures]] = field(default_factory=list)
+
+
+def tally(unit: Unit, first: int, last: int, filters: Filters | None = None) -> TallyView:
+    """Figures for `unit` and each of its children over months first..last (YYYYMM)."""
+    filters = filters or Filters()
+    children = list(
+        db.session.scalars(select(Unit).where(Unit.parent_id == unit.id).order_by(Unit.name))
+    )
+    ids = [unit.id, *(c.id for c in children)]
+    months = months_between(first, last)
+    per_unit: dict[int, dict[str, int]] = defaultdict(dict)
+    per_month: dict[int, dict[str, int]] = defaultdict(dict)
+    _sums(ids, unit.id, first, last, filters, per_unit, per_month)
+    if filters.any:
+        _distinct_filtered(unit, children, first, last, filters, per_unit, per_month)
+    else:
+        _distinct(ids, unit.id, first, last, per_unit, per_month)
+    holding = _holding_units(unit, children)
+    view = TallyView(unit, first, last, filters)
+    view.total = Figures(**per_unit[unit.id], holding_units=holding.get(unit.id, 0))
+    view.children = [
+        (child, Figures(**per_unit[child.id], holding_units=holding.get(child.id, 0)))
+        for child in children
+    ]
+    view.monthly = [
+        (m, replace(Figures(**per_month[m]), holding_units=view.total.holding_units))
+        for m in months
+    ]
+    return view
+
+
+_SUMS = {("confirmed", name): name for name in store.MONTH_COUNTERS} | {
+    ("submitted", "activities"): "pending_activities",
+    ("submitted", "participations"): "pending_participations",
+    ("submitted", "people_reached"): "pending_people_reached",
+    ("submitted", "households_reached"): "pending_households_reached",
+}
+
+
+def _sums(
+    ids: list[int],
+    unit_id: int,
+    first: int,
+    last: int,
+    filters: Filters,
+    per_unit: dict[int, dict[str, int]],
+    per_month: dict[int, dict[str, int]],
+) -> None:
+    t = TallyMonth
+    conditions = [t.unit_id.in_(ids), t.month >= first, t.month <= last]
+    if filters.kind_id is not None:
+        conditions.append(t.kind_id == filters.kind_id)
+    if filters.program_id is not None:
+        conditions.append(t.program_id == filters.program_id)
+    rows = db.session.execute(
+        select(
+            t.unit_id,
+            t.month,
+            t.status,
+            *(func.sum(getattr(t, name)) for name in store.MONTH_COUNTERS),
+        )
+        .where(*conditions)
+        .group_by(t.unit_id, t.month, t.status)
+    )
+    for row_unit, month, status, *values in rows:
+        for name, value in zip(store.MONTH_COUNTERS, values, strict=True):
+            target = _SUMS.get((status, name))
+            if target is None:
+                continue
+            _add(per_unit[row_unit], target, int(value))
+            if row_unit == unit_id:
+                _add(per_month[month], target, int(value))
+
+
+def _distinct(
+    ids: list[int],
+    unit_id: int,
+    first: int,
+    last: int,
+    per_unit: dict[int, dict[str, int]],
+    per_month: dict[int, dict[str, int]],
+) -> None:
+    r = TallyReach
+    in_range = (r.unit_id.in_(ids), r.month >= first, r.month <= last)
+    rows = db.session.execute(
+        select(
+            r.unit_id,
+            r.entity,
+            func.sum(case((r.prev_month < first, r.n), else_=0)),
+            func.sum(case((and_(r.month == last, r.run_start <= first), r.n), else_=0)),
+        )
+        .where(*in_range)
+        .group_by(r.unit_id, r.entity)
+    )
+    for row_unit, entity, engaged, every_month in rows:
+        _set_distinct(per_unit[row_unit], entity, int(engaged), int(every_month))
+    rows = db.session.execute(
+        select(r.entity, r.month, func.sum(r.n))
+        .where(r.unit_id == unit_id, r.month >= first, r.month <= last)
+        .group_by(r.entity, r.month)
+    )
+    for entity, month, n in rows:
+        _set_distinct(per_month[month], entity, int(n), int(n))
+
+
+def _distinct_filtered(
+    unit: Unit,
+    children: list[Unit],
+    first: int,
+    last: int,
+    filters: Filters,
+    per_unit: dict[int, dict[str, int]],
+    per_month: dict[int, dict[str, int]],
+) -> None:
+    """With a kind or programme filter: distinct entities gathered from presence rows."""
+    p = TallyPresence
+    conditions: list[Any] = [in_subtree(Unit.path, unit.path), p.month >= first, p.month <= last]
+    if filters.kind_id is not None:
+        conditions.append(p.kind_id == filters.kind_id)
+    if filters.program_id is not None:
+        conditions.append(p.program_id == filters.program_id)
+    rows = db.session.execute(
+        select(p.entity, p.entity_id, Unit.path, p.month)
+        .join(Unit, Unit.id == p.unit_id)
+        .where(*conditions)
+        .group_by(p.entity, p.entity_id, Unit.path, p.month)
+    )
+    child_of = {c.path: c.id for c in children}
+    depth = len(unit.ancestor_ids)
+    by_owner: dict[tuple[int, str], dict[int, set[int]]] = defaultdict(lambda: defaultdict(set))
+    for entity, entity_id, path, month in rows:
+        parts = path.strip("/").split("/")
+        owners = [unit.id]
+        child = child_of.get("/" + "/".join(parts[: depth + 1]) + "/")
+        if len(parts) > depth and child is not None:
+            owners.append(child)
+        for owner in owners:
+            by_owner[(owner, entity)][entity_id].add(month)
+    every = len(months_between(first, last))
+    for (owner, entity), months_by_entity in by_owner.items():
+        every_month = sum(1 for months in months_by_entity.values() if len(months) == every)
+        _set_distinct(per_unit[owner], entity, len(months_by_entity), every_month)
+    for entity in ("M", "U"):
+        counts = Counter(
+            month for months in by_owner.get((unit.id, entity), {}).values() for month in months
+        )
+        for month, n in counts.items():
+            _set_distinct(per_month[month], entity, n, n)
+
+
+def _set_distinct(bucket: dict[str, int], entity: str, engaged: int, every_month: int) -> None:
+    if entity == "M":
+        bucket["members_engaged"] = engaged
+    else:
+        bucket["active_units"] = engaged
+        bucket["active_every_month"] = every_month
+
+
+def _holding_units(unit: Unit, children: list[Unit]) -> dict[int, int]:
+    """Active units of HOLDING_KINDS per subtree: the unit's own and each child's."""
+    counts: dict[int, int] = defaultdict(int)
+    child_prefixes = [(c.path, c.id) for c in children]
+    paths = db.session.scalars(
+        select(Unit.path).where(
+            in_subtree(Unit.path, unit.path), Unit.kind.in_(HOLDING_KINDS), Unit.active
+        )
+    )
+    for path in paths:
+        counts[unit.id] += 1
+        for prefix, child_id in child_prefixes:
+            if path.startswith(prefix):
+                counts[child_id] += 1
+                break
+    return counts
+
+
+def _add(bucket: dict[str, int], name: str, value: int) -> None:
+    bucket[name] = bucket.get(name, 0) + value
