@@ -59,15 +59,22 @@ def register_extensions(app: Flask) -> None:
 
 def register_blueprints(app: Flask) -> None:
     from webapp import auth, field, main, review, sync
+    from webapp.auditlog.routes import bp as auditlog_bp
     from webapp.errors import register_error_handlers
+    from webapp.members.routes import bp as members_bp
     from webapp.photos import routes as photo_routes
+    from webapp.reference.routes import bp as reference_bp
     from webapp.review import api as review_api
     from webapp.security import register_security_headers
+    from webapp.units.routes import bp as units_bp
+    from webapp.users.routes import bp as users_bp
 
     app.register_blueprint(auth.bp)
     app.register_blueprint(main.bp)
     app.register_blueprint(field.bp)
     app.register_blueprint(review.bp)
+    for admin_bp in (units_bp, members_bp, users_bp, reference_bp, auditlog_bp):
+        app.register_blueprint(admin_bp)
     api.register_blueprint(sync.bp)
     api.register_blueprint(photo_routes.bp)
     api.register_blueprint(review_api.bp)

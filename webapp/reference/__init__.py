@@ -1,0 +1,1 @@
+"""Reference lists staff maintain: activity kinds and programmes."""
