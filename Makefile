@@ -26,6 +26,7 @@ translations: $(VENV)/.installed
 run: translations
 	APP_ENV=development $(BIN)/flask db upgrade
 	APP_ENV=development $(BIN)/flask demo load
+	APP_ENV=development $(BIN)/flask tallies verify >/dev/null || APP_ENV=development $(BIN)/flask tallies rebuild
 	APP_ENV=development $(BIN)/flask run --host 127.0.0.1 --port 5000
 
 lint: install-dev

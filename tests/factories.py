@@ -13,6 +13,7 @@ from werkzeug.security import generate_password_hash
 
 from webapp.extensions import db
 from webapp.models import Activity, ActivityKind, Member, Participation, Program, Unit, User
+from webapp.tallies import rollup
 from webapp.units.services import create_unit
 
 PASSWORD = "mat-khau-thu-nghiem"
@@ -111,6 +112,7 @@ def make_activity(
     activity.participations = [Participation(member=m) for m in participants]
     db.session.add(activity)
     db.session.flush()
+    rollup.watch_new([activity_id])  # as the sync push does: the tallies follow at commit
     return activity
 
 
