@@ -19,6 +19,7 @@ from tests.pg_server import PostgresUnavailable, postgres_server
 from webapp import create_app
 from webapp.extensions import db, limiter
 from webapp.models import Base
+from webapp.tallies import rebuild as tally_rebuild
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
@@ -74,6 +75,14 @@ def _empty_all_tables(url: str) -> None:
                 conn.execute(text(f"DELETE FROM {table}"))  # noqa: S608 (names from metadata)
 
 
+def _assert_no_tally_drift() -> None:
+    """Every test doubles as a check that its writes kept the rollup exact (DESIGN.md §7)."""
+    db.session.rollback()
+    drift = tally_rebuild.verify()
+    db.session.rollback()
+    assert drift.total == 0, f"tally drift {drift.counts}: {drift.samples[:5]}"
+
+
 class IsolatedClient(FlaskClient):
     """Each request gets its own app context, as in production.
 
@@ -124,6 +133,8 @@ def app(
         limiter.reset()
         try:
             yield app
+            if request.node.get_closest_marker("tally_drift") is None:
+                _assert_no_tally_drift()
         finally:
             db.session.remove()
             _empty_all_tables(database_url)

@@ -9,6 +9,7 @@ from tests.sync_helpers import activity_payload, push
 from webapp.extensions import db
 from webapp.models import Activity
 from webapp.sync.pull import decode_cursor, encode_cursor
+from webapp.tallies import rollup
 
 
 @pytest.fixture
@@ -44,6 +45,7 @@ def test_pull_returns_review_outcomes_once_the_cursor_passes_them(world, cadre_c
     assert first["reference_version"]
 
     stored = db.session.get(Activity, uuid.UUID(item["id"]))
+    rollup.watch([stored.id])  # a review, done directly: the tallies follow
     stored.status = "returned"
     stored.review_note = "Thiếu ảnh"
     db.session.commit()

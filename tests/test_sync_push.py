@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 from tests.sync_helpers import activity_payload, csrf, push
 from webapp.extensions import db
 from webapp.models import Activity, Participation
+from webapp.tallies import rollup
 
 
 def _count(model) -> int:
@@ -76,6 +77,7 @@ def test_confirmed_entry_cannot_be_changed_by_push(world, cadre_client):
     item = activity_payload(world)
     push(cadre_client, [item])
     stored = db.session.get(Activity, uuid.UUID(item["id"]))
+    rollup.watch([stored.id])  # a review, done directly: the tallies follow
     stored.status = "confirmed"
     db.session.commit()
     result = push(cadre_client, [{**item, "summary": "Sửa", "base_revision": 1}])

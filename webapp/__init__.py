@@ -58,7 +58,7 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    from webapp import auth, field, main, review, sync
+    from webapp import auth, field, main, review, sync, tallies
     from webapp.auditlog.routes import bp as auditlog_bp
     from webapp.errors import register_error_handlers
     from webapp.members.routes import bp as members_bp
@@ -66,6 +66,8 @@ def register_blueprints(app: Flask) -> None:
     from webapp.reference.routes import bp as reference_bp
     from webapp.review import api as review_api
     from webapp.security import register_security_headers
+    from webapp.tallies import routes as tally_routes  # noqa: F401  (the routes on tallies.bp)
+    from webapp.tallies import targets_routes  # noqa: F401
     from webapp.units.routes import bp as units_bp
     from webapp.users.routes import bp as users_bp
 
@@ -73,6 +75,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(main.bp)
     app.register_blueprint(field.bp)
     app.register_blueprint(review.bp)
+    app.register_blueprint(tallies.bp)
     for admin_bp in (units_bp, members_bp, users_bp, reference_bp, auditlog_bp):
         app.register_blueprint(admin_bp)
     api.register_blueprint(sync.bp)

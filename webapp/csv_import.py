@@ -2,8 +2,10 @@
 
 An import is all-or-nothing: services check every row, collect a `RowError` for each problem
 (line number, column, reason) and raise `ImportFailed` with all of them at the end; the caller
-(a command or, later, an admin page) shows the list and rolls back. The command-line helpers
-at the end run an import in one transaction and print its outcome.
+(a command or an admin page) shows the list and rolls back. `rows_from_records` is the part
+every file format shares (header, aliases, values by column); `webapp.spreadsheet_import` adds
+Excel workbooks. The command-line helpers at the end run an import in one transaction and
+print its outcome.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import csv
 import functools
 import io
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import IO, ParamSpec, TypeVar
 
@@ -23,6 +25,7 @@ from flask_babel import gettext as _
 
 from webapp.database import begin_write
 from webapp.extensions import db
+from webapp.text import fold
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -95,11 +98,39 @@ class ErrorList:
         return bool(self.errors)
 
 
-def read_rows(source: IO[bytes] | bytes, columns: Sequence[str]) -> list[Row]:
+def header_key(name: str) -> str:
+    """How a header cell is compared: 'Họ và tên' -> 'ho va ten', 'full_name' -> 'full name'."""
+    return fold(name).replace("_", " ")
+
+
+HEADER_SEARCH = 10  # a header may sit below a title: look this many non-blank rows down
+
+
+class CellProblem(str):
+    """A cell a reader could not turn into text (a formula without a saved value, say): an
+    empty value that carries the reason, reported with its column once the header is known."""
+
+    message: str
+
+    def __new__(cls, message: str) -> CellProblem:
+        cell = super().__new__(cls, "")
+        cell.message = message
+        return cell
+
+
+def read_rows(
+    source: IO[bytes] | bytes,
+    columns: Sequence[str],
+    *,
+    optional: Sequence[str] = (),
+    aliases: Mapping[str, str] | None = None,
+) -> list[Row]:
     """The rows of a UTF-8 CSV file (with or without a byte-order mark) with these columns.
 
     Values are stripped; blank lines are skipped; unknown extra columns are an error so a
-    misspelt header is not silently ignored. Raises `ImportFailed` for a file it cannot read.
+    misspelt header is not silently ignored. Headers are matched ignoring case and diacritics;
+    `aliases` maps other headers people write ('Họ và tên') to a column ('full_name');
+    `optional` columns may be left out. Raises `ImportFailed` for a file it cannot read.
     """
     raw = source if isinstance(source, bytes) else source.read()
     try:
@@ -116,65 +147,140 @@ def read_rows(source: IO[bytes] | bytes, columns: Sequence[str]) -> list[Row]:
             ]
         ) from exc
     reader = csv.reader(io.StringIO(text, newline=""))
-    try:
-        header = [name.strip().lower() for name in next(reader)]
-    except StopIteration:
-        raise ImportFailed([RowError(1, None, _("the file is empty"))]) from None
-    _check_header(header, columns)
-    rows: list[Row] = []
-    line = reader.line_num
-    try:
+
+    def records() -> Iterator[tuple[int, list[str]]]:
+        line = 0
         for record in reader:
             start, line = line + 1, reader.line_num
-            if not any(cell.strip() for cell in record):
-                continue
-            if len(record) > len(header):
-                raise ImportFailed(
-                    [
-                        RowError(
-                            start,
-                            None,
-                            _(
-                                "%(found)d values but the header has %(expected)d columns",
-                                found=len(record),
-                                expected=len(header),
-                            ),
-                        )
-                    ]
-                )
-            values = {name: cell.strip() for name, cell in zip(header, record, strict=False)}
-            rows.append(Row(start, values))
+            yield start, record
+
+    try:
+        return rows_from_records(records(), columns, optional=optional, aliases=aliases)
     except csv.Error as exc:
         raise ImportFailed([RowError(reader.line_num, None, str(exc))]) from exc
+
+
+def rows_from_records(
+    records: Iterable[tuple[int, Sequence[str]]],
+    columns: Sequence[str],
+    *,
+    optional: Sequence[str] = (),
+    aliases: Mapping[str, str] | None = None,
+) -> list[Row]:
+    """Rows from (line, cells) records of any file format: find the header, check it, and
+    name every value by its column. Blank records are skipped."""
+    known = {header_key(name): name for name in (*columns, *optional)}
+    known.update({header_key(alias): name for alias, name in (aliases or {}).items()})
+    records = iter(records)
+    header_line, header = _find_header(records, columns, known)
+    _check_header(header, columns, optional, header_line)
+    width = len(header)
+    rows: list[Row] = []
+    problems = ErrorList()
+    for line, record in records:
+        if not any(cell.strip() for cell in record):
+            continue
+        used = len(record)
+        while used > width and not record[used - 1].strip():
+            used -= 1  # empty cells after the last column are no values
+        if used > width:
+            raise ImportFailed(
+                [
+                    RowError(
+                        line,
+                        None,
+                        _(
+                            "%(found)d values but the header has %(expected)d columns",
+                            found=used,
+                            expected=width,
+                        ),
+                    )
+                ]
+            )
+        values: dict[str, str] = {}
+        for name, cell in zip(header, record, strict=False):
+            if isinstance(cell, CellProblem):
+                problems.add(line, name or None, cell.message)
+            if name:
+                values[name] = cell.strip()
+            elif cell.strip():
+                problems.add(line, None, _("a value in a column without a header"))
+        rows.append(Row(line, values))
+    problems.raise_if_any()
     return rows
 
 
-def _check_header(header: Sequence[str], columns: Sequence[str]) -> None:
+def _find_header(
+    records: Iterator[tuple[int, Sequence[str]]], columns: Sequence[str], known: Mapping[str, str]
+) -> tuple[int, list[str]]:
+    """The first record that names every required column, within the first few non-blank
+    ones; else the first non-blank record (so its problems are the ones reported)."""
+    first: tuple[int, list[str]] | None = None
+    for _index, (line, record) in zip(range(HEADER_SEARCH), _non_blank(records), strict=False):
+        header = [_column_name(cell, known) for cell in record]
+        if first is None:
+            first = (line, header)
+        if all(name in header for name in columns):
+            return line, header
+    if first is None:
+        raise ImportFailed([RowError(1, None, _("the file is empty"))])
+    return first
+
+
+def _non_blank(
+    records: Iterator[tuple[int, Sequence[str]]],
+) -> Iterator[tuple[int, Sequence[str]]]:
+    for line, record in records:
+        if any(cell.strip() for cell in record):
+            yield line, record
+
+
+def _column_name(cell: str, known: Mapping[str, str]) -> str:
+    """The column a header cell names; an unknown one as written (lower case) for the report."""
+    return known.get(header_key(cell), cell.strip().lower())
+
+
+def _check_header(
+    header: Sequence[str],
+    columns: Sequence[str],
+    optional: Sequence[str],
+    line: int,
+) -> None:
+    allowed = (*columns, *optional)
     missing = [name for name in columns if name not in header]
-    unknown = [name for name in header if name not in columns]
+    unknown = [name for name in header if name and name not in allowed]
+    twice = sorted({name for name in header if name and header.count(name) > 1})
     errors = []
     if missing:
         errors.append(
             RowError(
-                1,
+                line,
                 None,
                 _(
                     "missing columns: %(names)s; expected: %(expected)s",
                     names=", ".join(missing),
-                    expected=",".join(columns),
+                    expected=",".join(allowed),
                 ),
             )
         )
     if unknown:
         errors.append(
             RowError(
-                1,
+                line,
                 None,
                 _(
                     "unknown columns: %(names)s; expected: %(expected)s",
                     names=", ".join(unknown),
-                    expected=",".join(columns),
+                    expected=",".join(allowed),
                 ),
+            )
+        )
+    if twice:
+        errors.append(
+            RowError(
+                line,
+                None,
+                _("columns given twice: %(names)s", names=", ".join(twice)),
             )
         )
     if errors:
@@ -224,10 +330,12 @@ def run_cli_import(
     importer: Callable[[list[Row]], ImportCounts],
     *,
     dry_run: bool = False,
+    optional: Sequence[str] = (),
+    aliases: Mapping[str, str] | None = None,
 ) -> ImportCounts:
     """Read, import, commit once (or roll back on any problem) and print the counts."""
     try:
-        rows = read_rows(source, columns)
+        rows = read_rows(source, columns, optional=optional, aliases=aliases)
         begin_write()
         counts = importer(rows)
     except ImportFailed as exc:

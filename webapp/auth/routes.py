@@ -11,13 +11,28 @@ from flask import (
     url_for,
 )
 from flask.typing import ResponseReturnValue
+from flask_babel import force_locale, get_locale
 from flask_babel import gettext as _
-from flask_login import current_user, login_user, logout_user
+from flask_login import current_user, login_required, login_user, logout_user
+from sqlalchemy import update
 from werkzeug.wrappers import Response
 
-from webapp.auth.forms import LoginForm
-from webapp.auth.services import authenticate, find_user, normalise_login, record_sign_in
+from webapp.api_errors import json_error
+from webapp.auth.forms import ChangePasswordForm, LanguageForm, LoginForm
+from webapp.auth.limits import ACCOUNT_SCOPE, account_key
+from webapp.auth.services import (
+    PASSWORD_MIN,
+    AccountError,
+    authenticate,
+    change_own_password,
+    find_user,
+    normalise_login,
+    record_sign_in,
+)
+from webapp.database import begin_write
+from webapp.errors.handlers import wants_json
 from webapp.extensions import db, limiter
+from webapp.models import User
 from webapp.security import safe_next
 
 bp = Blueprint("auth", __name__, template_folder="templates")
@@ -28,7 +43,7 @@ def _account_key() -> str:
     text that names no account is counted as written, so a miss reveals nothing."""
     login = request.form.get("login", "")
     user = find_user(login)
-    return f"login-account:user:{user.id}" if user else f"login-account:{normalise_login(login)}"
+    return account_key(user.id) if user else f"{ACCOUNT_SCOPE}:{normalise_login(login)}"
 
 
 def _failed(response: Response) -> bool:
@@ -37,12 +52,14 @@ def _failed(response: Response) -> bool:
 
 
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit(
+# A shared limit: its bucket is named by ACCOUNT_SCOPE alone, so an administrator can read and
+# clear it (webapp.auth.limits) without knowing how Flask-Limiter names per-route buckets.
+@limiter.shared_limit(
     lambda: current_app.config["LOGIN_LIMIT_PER_ACCOUNT"],
+    scope=ACCOUNT_SCOPE,
     key_func=_account_key,
     methods=["POST"],
     deduct_when=_failed,
-    scope="login-account",
 )
 @limiter.limit(
     lambda: current_app.config["LOGIN_LIMIT_PER_ADDRESS"],
@@ -67,6 +84,8 @@ def login() -> ResponseReturnValue:
             login_user(user)
             if locale:
                 session["locale"] = locale
+            if user.must_change_password:
+                return redirect(url_for("auth.change_password"))
             return redirect(safe_next(request.args.get("next")))
         form.password.errors = [_("Wrong username or password.")]
         status = 401
@@ -84,3 +103,129 @@ def logout() -> ResponseReturnValue:
         session["locale"] = locale
     flash(_("You have signed out."), "info")
     return redirect(url_for("auth.login"))
+
+
+# -- the person's own account ---------------------------------------------------------------
+
+# What a person holding a temporary password may still open: the change-password page, signing
+# out, the language switch, and what pages and the phone app's shell are built from (the service
+# worker refuses to precache a redirected response).
+OPEN_WHILE_PASSWORD_MUST_CHANGE = frozenset(
+    {
+        "auth.change_password",
+        "auth.login",
+        "auth.logout",
+        "main.set_language",
+        "static",
+        "field.asset",
+        "field.manifest",
+        "field.offline",
+        "field.service_worker",
+    }
+)
+
+
+@bp.before_app_request
+def _require_own_password() -> ResponseReturnValue | None:
+    """Until a temporary password is replaced, pages lead to the change-password page and
+    the API answers 403."""
+    if request.endpoint is None or request.endpoint in OPEN_WHILE_PASSWORD_MUST_CHANGE:
+        return None
+    if not (current_user.is_authenticated and current_user.must_change_password):
+        return None
+    if wants_json():
+        return json_error(
+            403,
+            _(
+                "Your password is temporary: open the app in a browser and choose a new "
+                "password to continue."
+            ),
+            title=_("New password required"),
+        )
+    return redirect(url_for("auth.change_password"))
+
+
+def _sign_in_again(user: User) -> None:
+    """After a password change: a fresh session for the new epoch (the others have ended)."""
+    locale = session.get("locale")
+    session.clear()
+    session.permanent = True
+    login_user(user)
+    if locale:
+        session["locale"] = locale
+
+
+@bp.get("/account")
+@login_required
+def account() -> ResponseReturnValue:
+    lang = current_user.locale or str(get_locale() or "vi").split("_")[0]
+    return render_template("auth/account.html", language_form=LanguageForm(lang=lang))
+
+
+def _own_account_key() -> str:
+    return f"password-change:user:{current_user.id}"
+
+
+def _wrong_current_password(response: Response) -> bool:
+    return response.status_code == 401
+
+
+@bp.route("/account/password", methods=["GET", "POST"])
+@login_required
+# Guessing the current password here is limited like signing in (a session left open on a
+# shared computer must not become a way to find the password out).
+@limiter.limit(
+    lambda: current_app.config["LOGIN_LIMIT_PER_ACCOUNT"],
+    key_func=_own_account_key,
+    methods=["POST"],
+    deduct_when=_wrong_current_password,
+    scope="password-change",
+)
+def change_password() -> ResponseReturnValue:
+    form = ChangePasswordForm()
+    forced = bool(current_user.must_change_password)
+    if forced:
+        form.current_password.label.text = _("Temporary password")
+    status = 200
+    if form.validate_on_submit():
+        user = current_user._get_current_object()
+        begin_write()
+        try:
+            change_own_password(
+                user, form.current_password.data or "", form.new_password.data or ""
+            )
+        except AccountError as error:
+            db.session.rollback()
+            if error.field == "current":
+                form.current_password.errors = [str(error)]
+                status = 401
+            else:
+                form.new_password.errors = [str(error)]
+                status = 422
+        else:
+            db.session.commit()
+            _sign_in_again(user)
+            flash(_("Your password has been changed. Other devices are signed out."), "info")
+            return redirect(url_for("main.home") if forced else url_for("auth.account"))
+    elif request.method == "POST":
+        status = 400
+    return render_template(
+        "auth/change_password.html", form=form, forced=forced, password_min=PASSWORD_MIN
+    ), status
+
+
+@bp.post("/account/language")
+@login_required
+def language() -> ResponseReturnValue:
+    form = LanguageForm()
+    if form.validate_on_submit():
+        user_id = current_user.id
+        begin_write()
+        db.session.execute(update(User).where(User.id == user_id).values(locale=form.lang.data))
+        db.session.commit()
+        session["locale"] = form.lang.data
+        with force_locale(form.lang.data):
+            flash(_("Language saved."), "info")
+    else:
+        flash(_("Choose a language."), "error")
+    return redirect(url_for("auth.account"))

@@ -26,7 +26,9 @@ from webapp.demo import data
 from webapp.extensions import db
 from webapp.models import Activity, ActivityKind, Member, Participation, Program, Unit, User
 from webapp.sync.services import content_hash
+from webapp.tallies.months import month_of
 from webapp.tallies.rebuild import rebuild as rebuild_tallies
+from webapp.tallies.targets_demo import ensure_default_indicators, seed_demo_targets
 from webapp.text import fold
 from webapp.units.divisions import import_divisions
 from webapp.units.services import unit_label
@@ -131,6 +133,10 @@ def load_demo(
     lap("activities")
     # The entries went in by bulk insert, past the rollup's hook: build the tallies once.
     rebuild_tallies()
+    # Targets for this year, set from this year's figures so far: some met, some not.
+    today = (now + LOCAL_OFFSET).date()
+    ensure_default_indicators()
+    seed_demo_targets(root, today.year, last_month=month_of(today), seed=seed)
     lap("tallies")
     report.counts = {
         "units": _count(Unit.id),

@@ -6,13 +6,14 @@ from datetime import datetime
 
 from flask import current_app, has_app_context
 from flask_login import UserMixin
-from sqlalchemy import Boolean, CheckConstraint, DateTime, ForeignKey, Integer, String
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy import Boolean, CheckConstraint, DateTime, ForeignKey, Integer, String, false
+from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from webapp.models.base import Base, utcnow
 from webapp.models.member import Member
 from webapp.models.unit import Unit
+from webapp.text import fold
 
 
 def hash_password(password: str) -> str:
@@ -36,6 +37,8 @@ class User(UserMixin, Base):
     username: Mapped[str] = mapped_column(String(64), unique=True)
     phone: Mapped[str | None] = mapped_column(String(20), unique=True)
     full_name: Mapped[str] = mapped_column(String(120))
+    # fold(full_name): the admin list finds "Nguyễn Văn An" when "nguyen van an" is typed.
+    search_name: Mapped[str] = mapped_column(String(120), default="", server_default="")
     password_hash: Mapped[str] = mapped_column(String(255))
     member_id: Mapped[int | None] = mapped_column(ForeignKey("member.id"), index=True)
     role: Mapped[str] = mapped_column(String(16))
@@ -44,11 +47,21 @@ class User(UserMixin, Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     # Bumped when the password changes or the account is deactivated: old sessions stop working.
     session_epoch: Mapped[int] = mapped_column(Integer, default=0)
+    # Set when an administrator gives the account a temporary password: until the person
+    # chooses their own, every page leads to the change-password page.
+    must_change_password: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=false()
+    )
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     member: Mapped[Member | None] = relationship()
     scope_unit: Mapped[Unit] = relationship()
+
+    @validates("full_name")
+    def _keep_search_name(self, _key: str, value: str) -> str:
+        self.search_name = fold(value)
+        return value
 
     def set_password(self, password: str) -> None:
         self.password_hash = hash_password(password)

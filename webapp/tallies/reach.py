@@ -55,9 +55,7 @@ def unit_paths(unit_ids: Iterable[int]) -> dict[int, str]:
     paths: dict[int, str] = {}
     for start in range(0, len(ids), 500):
         chunk = ids[start : start + 500]
-        paths.update(
-            db.session.execute(select(Unit.id, Unit.path).where(Unit.id.in_(chunk))).all()
-        )
+        paths.update(db.session.execute(select(Unit.id, Unit.path).where(Unit.id.in_(chunk))).all())
     return paths
 
 

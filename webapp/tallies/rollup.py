@@ -176,10 +176,9 @@ def move_subtree(root_id: int, old_path: str, new_path: str) -> None:
         return
     t = TallyMonth
     months: dict[store.MonthKey, list[int]] = defaultdict(lambda: [0] * 5)
+    counters = (getattr(t, name) for name in store.MONTH_COUNTERS)
     rows = db.session.execute(
-        select(t.month, t.status, t.kind_id, t.program_id, *store.MONTH_COUNTERS).where(
-            t.unit_id == root_id
-        )
+        select(t.month, t.status, t.kind_id, t.program_id, *counters).where(t.unit_id == root_id)
     )
     for month, status, kind_id, program_id, *values in rows:
         for ancestor, sign in [(a, -1) for a in left] + [(a, 1) for a in joined]:
@@ -203,6 +202,11 @@ def _watched(session: Session) -> dict[uuid.UUID, Fact | None]:
 
 @event.listens_for(Session, "before_commit")
 def _apply_before_commit(session: Session) -> None:
+    # SQLAlchemy fires this on every savepoint release too (begin_nested: bulk confirm, each
+    # pushed edit). Applying there would take each entry's tally locks in turn, in no global
+    # order, and deadlock against another bulk confirm; so only the outermost commit applies.
+    if session.in_nested_transaction():
+        return
     apply_watched(session)
 
 

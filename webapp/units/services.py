@@ -73,6 +73,10 @@ def move_unit(unit: Unit, new_parent: Unit) -> None:
     for obj in db.session.identity_map.values():
         if isinstance(obj, Unit):
             db.session.expire(obj)
+    # The tally lock only now, after the unit rows: a push or review holds a key-share lock on
+    # its entry's unit (the FK of the rows it inserts) before it asks for the tally lock at
+    # commit, and parent_id is in a unique key, so changing it needs that row exclusively.
+    rollup.lock_tallies("SHARE ROW EXCLUSIVE")
     rollup.move_subtree(unit.id, old_path, new_path)
 
 

@@ -22,6 +22,8 @@ from webapp.users.services import (
     create_user,
     deactivate,
     get_by_username,
+    reactivate,
+    reset_password,
     set_password,
 )
 
@@ -150,3 +152,37 @@ def deactivate_command(username: str) -> None:
         click.echo(_("%(username)s is deactivated.", username=name))
     else:
         click.echo(_("%(username)s was already inactive.", username=name))
+
+
+@users_cli.command("reactivate")
+@click.argument("username")
+@in_cli_language
+def reactivate_command(username: str) -> None:
+    """Let a deactivated account sign in again (its old sessions stay ended)."""
+
+    def change() -> tuple[str, bool]:
+        user = get_by_username(username)
+        return user.username, reactivate(user)
+
+    name, changed = _in_transaction(change)
+    if changed:
+        click.echo(_("%(username)s is active again.", username=name))
+    else:
+        click.echo(_("%(username)s was already active.", username=name))
+
+
+@users_cli.command("reset-password")
+@click.argument("username")
+@in_cli_language
+def reset_password_command(username: str) -> None:
+    """Give an account a one-time password, printed once; the person chooses their own at the
+    next sign-in and their existing sessions end."""
+
+    def change() -> tuple[str, str]:
+        user = get_by_username(username)
+        return user.username, reset_password(user, actor=None)
+
+    name, password = _in_transaction(change)
+    click.echo(
+        _("Temporary password for %(username)s: %(password)s", username=name, password=password)
+    )
