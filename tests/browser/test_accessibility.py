@@ -9,6 +9,7 @@ import pytest
 from playwright.sync_api import Page
 
 from tests import hostile_images
+from tests.browser.axe import serious_violations
 from tests.browser.phone import (
     PhotoFile,
     capture,
@@ -24,24 +25,7 @@ from tests.browser.site import Site
 # These look at the pages online; the offline machinery has its own tests.
 pytestmark = pytest.mark.no_service_worker
 
-# The vendored file, loaded from the app's own origin: add_script_tag(path=...) would inline
-# it, which the app's CSP (script-src 'self') rightly blocks, and the test must not weaken CSP.
-AXE_URL = "/static/vendor/axe-core/axe.min.js"
 MIN_TARGET = 44
-
-
-def serious_violations(page: Page) -> list[str]:
-    page.add_script_tag(url=AXE_URL)
-    result = page.evaluate(
-        "axe.run(document, {runOnly: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa',"
-        " 'best-practice']})"
-    )
-    return [
-        f"{v['id']} ({v['impact']}): {v['help']} — "
-        + "; ".join(", ".join(node["target"]) for node in v["nodes"])
-        for v in result["violations"]
-        if v["impact"] in ("serious", "critical")
-    ]
 
 
 SMALL_TARGETS_JS = (Path(__file__).parent / "small_targets.js").read_text()
