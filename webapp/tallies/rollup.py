@@ -10,6 +10,10 @@ transaction, with every lock taken in one global order:
   2. per-entity advisory locks for distinct counts (sorted),
   3. tally_month, tally_presence, tally_reach rows (keys sorted).
 
+The write path's own row locks (its entries; the key-share its inserts take on their units) come
+before all of these, and a unit move updates its unit rows before it takes the tally lock.
+Savepoints (bulk confirm, each pushed edit) do not apply anything: only the outermost commit.
+
 A rolled-back transaction forgets what it watched. Bulk writers that bypass this (the demo
 loader, the benchmark) call `flask tallies rebuild` afterwards.
 """

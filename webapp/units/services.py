@@ -56,7 +56,6 @@ def move_unit(unit: Unit, new_parent: Unit) -> None:
             )
         )
     db.session.flush()
-    rollup.lock_tallies("SHARE ROW EXCLUSIVE")
     old_path, new_path = unit.path, f"{new_parent.path}{unit.id}/"
     db.session.execute(
         update(Unit)
