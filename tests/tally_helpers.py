@@ -116,15 +116,16 @@ def naive_figures(
     ]
     confirmed = [e for e in chosen if e.status == "confirmed"]
     pending = [e for e in chosen if e.status == "submitted"]
-    active_per_month = [
-        {e.unit_id for e in confirmed if e.month == month and e.unit_kind in HOLDING_KINDS}
-        for month in months
-    ]
+    active_per_month = [{e.unit_id for e in confirmed if e.month == month} for month in months]
     if holding_units is None:
-        holding_units = sum(
-            1
-            for unit_path, kind, active in raw.units
-            if unit_path.startswith(path) and kind in HOLDING_KINDS and active
+        # Units that hold activities: active ones of those kinds, and any that held one.
+        holding_units = len(
+            {
+                unit_path
+                for unit_path, kind, active in raw.units
+                if unit_path.startswith(path) and kind in HOLDING_KINDS and active
+            }
+            | {e.unit_path for e in confirmed}
         )
     return query.Figures(
         activities=len(confirmed),

@@ -234,6 +234,36 @@ def test_active_units_and_active_every_month_over_a_range(world):
     assert (september_on.active_units, september_on.active_every_month) == (1, 0)
 
 
+def test_the_active_share_never_passes_all_units(world):
+    """A commune logging directly and a cell closed since still count in the denominator."""
+    world.users["cadre_commune"] = make_user("canbo.xa", "cadre", world.commune_x)
+    db.session.commit()
+    act(world, "secretary_x", submit(world, day=OCT), "confirm")
+    act(world, "staff", submit(world, by="cadre_commune", unit=world.commune_x), "confirm")
+    db.session.execute(update(Unit).where(Unit.id == world.cell_x.id).values(active=False))
+    db.session.commit()
+    commune_x = figures(world.commune_x, OCT)
+    assert (commune_x.active_units, commune_x.holding_units) == (2, 2)
+    assert commune_x.active_share == 1.0
+    province = figures(world.province, OCT)
+    assert (province.active_units, province.holding_units) == (2, 3)  # cell Y: active, idle
+    assert figures(world.province, SEP).holding_units == 1  # the closed cell held nothing then
+
+
+def test_changing_a_units_kind_recounts_its_cell_activities(world, runner, tmp_path):
+    act(world, "secretary_x", submit(world, day=OCT), "confirm")
+    submit(world, day=NOV)  # pending
+    assert figures(world.province, OCT, NOV).unit_activities == 1
+    sheet = tmp_path / "units.csv"
+    parent = f"{world.province.name} / {world.commune_x.name}"
+    sheet.write_text(f"name,kind,parent,division_code\n{world.cell_x.name},association,{parent},\n")
+    result = runner.invoke(args=["units", "import-csv", str(sheet)])
+    assert result.exit_code == 0, result.output
+    assert_no_drift()
+    after = figures(world.province, OCT, NOV)
+    assert (after.activities, after.unit_activities, after.pending_activities) == (1, 0, 1)
+
+
 def test_moving_a_unit_keeps_its_activities_and_moves_its_subtree_figures(world):
     world.users["cadre_y"] = make_user("canbo.y", "cadre", world.cell_y)
     db.session.commit()

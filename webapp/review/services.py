@@ -142,14 +142,18 @@ def start() -> None:
 
 
 def confirm_many(actor: User, activity_ids: Iterable[uuid.UUID]) -> BulkOutcome:
-    """Confirm each entry on its own: one refusal does not stop the others."""
-    done: list[uuid.UUID] = []
-    refused: list[tuple[uuid.UUID, str]] = []
-    for activity_id in dict.fromkeys(activity_ids):
+    """Confirm each entry on its own: one refusal does not stop the others.
+
+    Rows are locked in id order, so two bulk confirms of overlapping entries cannot deadlock;
+    the outcome keeps the order they were asked in.
+    """
+    wanted = list(dict.fromkeys(activity_ids))
+    refusals: dict[uuid.UUID, str] = {}
+    for activity_id in sorted(wanted):
         try:
             with db.session.begin_nested():
                 transition(actor, activity_id, "confirm")
-            done.append(activity_id)
         except ReviewError as error:
-            refused.append((activity_id, error.message))
-    return BulkOutcome(done, refused)
+            refusals[activity_id] = error.message
+    done = [i for i in wanted if i not in refusals]
+    return BulkOutcome(done, [(i, refusals[i]) for i in wanted if i in refusals])

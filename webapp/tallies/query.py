@@ -11,7 +11,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from sqlalchemy import and_, case, func, select
+from sqlalchemy import and_, case, func, or_, select
 
 from webapp.extensions import db
 from webapp.models import HOLDING_KINDS, TallyMonth, TallyPresence, TallyReach, Unit
@@ -30,9 +30,9 @@ class Figures:
     people_reached: int = 0
     households_reached: int = 0
     members_engaged: int = 0
-    active_units: int = 0  # holding units with at least one confirmed activity in the range
+    active_units: int = 0  # units with at least one confirmed activity in the range
     active_every_month: int = 0  # ... in every month of the range
-    holding_units: int = 0  # active units of HOLDING_KINDS in the subtree: the denominator
+    holding_units: int = 0  # units that hold activities (see _holding_units): the denominator
     pending_activities: int = 0
     pending_participations: int = 0
     pending_people_reached: int = 0
@@ -83,7 +83,7 @@ def tally(unit: Unit, first: int, last: int, filters: Filters | None = None) -> 
         _distinct_filtered(unit, children, first, last, filters, per_unit, per_month)
     else:
         _distinct(ids, unit.id, first, last, per_unit, per_month)
-    holding = _holding_units(unit, children)
+    holding = _holding_units(unit, children, first, last, filters)
     view = TallyView(unit, first, last, filters)
     view.total = Figures(**per_unit[unit.id], holding_units=holding.get(unit.id, 0))
     view.children = [
@@ -224,15 +224,34 @@ def _set_distinct(bucket: dict[str, int], entity: str, engaged: int, every_month
         bucket["active_every_month"] = every_month
 
 
-def _holding_units(unit: Unit, children: list[Unit]) -> dict[int, int]:
-    """Active units of HOLDING_KINDS per subtree: the unit's own and each child's."""
+def _holding_units(
+    unit: Unit, children: list[Unit], first: int, last: int, filters: Filters
+) -> dict[int, int]:
+    """The denominator of the active share, per subtree (the unit's own and each child's).
+
+    Active units of HOLDING_KINDS, plus any other unit of the subtree that held a confirmed
+    activity in the period (a commune logging directly, a cell closed since): every unit the
+    numerator can count is in the denominator, so the share never passes 100 %.
+    """
+    p = TallyPresence
+    usual = in_subtree(Unit.path, unit.path), Unit.kind.in_(HOLDING_KINDS), Unit.active
+    paths = list(db.session.scalars(select(Unit.path).where(*usual)))
+    unusual = [
+        in_subtree(Unit.path, unit.path),
+        or_(Unit.kind.not_in(HOLDING_KINDS), ~Unit.active),
+        p.entity == "U",
+        p.month >= first,
+        p.month <= last,
+    ]
+    if filters.kind_id is not None:
+        unusual.append(p.kind_id == filters.kind_id)
+    if filters.program_id is not None:
+        unusual.append(p.program_id == filters.program_id)
+    paths += db.session.scalars(
+        select(Unit.path).join(p, p.unit_id == Unit.id).where(*unusual).distinct()
+    )
     counts: dict[int, int] = defaultdict(int)
     child_prefixes = [(c.path, c.id) for c in children]
-    paths = db.session.scalars(
-        select(Unit.path).where(
-            in_subtree(Unit.path, unit.path), Unit.kind.in_(HOLDING_KINDS), Unit.active
-        )
-    )
     for path in paths:
         counts[unit.id] += 1
         for prefix, child_id in child_prefixes:

@@ -26,7 +26,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import event, select, text
+from sqlalchemy import event, func, select, text
 from sqlalchemy.orm import Session, SessionTransaction
 
 from webapp.database import dialect_name
@@ -34,7 +34,7 @@ from webapp.extensions import db
 from webapp.models import CELL_KINDS, Activity, Participation, TallyMonth, Unit
 from webapp.models.tally import TALLY_STATUSES
 from webapp.tallies import reach, store
-from webapp.tallies.months import month_of
+from webapp.tallies.months import month_of, month_sql
 
 _WATCHED = "tally_watched"
 
@@ -44,7 +44,6 @@ class Fact:
     """What an entry contributes to the tallies."""
 
     unit_id: int
-    unit_kind: str
     occurred_on: date
     kind_id: int
     program_id: int
@@ -86,20 +85,17 @@ def facts(ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, Fact]:
             select(
                 Activity.id,
                 Activity.unit_id,
-                Unit.kind,
                 Activity.occurred_on,
                 Activity.kind_id,
                 Activity.program_id,
                 Activity.status,
                 Activity.people_reached,
                 Activity.households_reached,
-            )
-            .join(Unit, Unit.id == Activity.unit_id)
-            .where(Activity.id.in_(chunk))
+            ).where(Activity.id.in_(chunk))
         )
         for row in rows:
             found[row[0]] = Fact(
-                row[1], row[2], row[3], row[4], row[5] or 0, row[6], row[7], row[8],
+                row[1], row[2], row[3], row[4] or 0, row[5], row[6], row[7],
                 frozenset(members[row[0]]),
             )  # fmt: skip
     return found
@@ -117,15 +113,20 @@ def apply_watched(session: Session) -> None:
 
 
 def apply_changes(changes: list[tuple[Fact | None, Fact | None]]) -> None:
-    """Add to the rollup what moving each entry from `before` to `after` changes."""
+    """Add to the rollup what moving each entry from `before` to `after` changes.
+
+    The units' paths and kinds are read after the tally lock, never from the facts: a unit
+    moved or re-kinded meanwhile has already carried its entries' figures along.
+    """
     lock_tallies("ROW EXCLUSIVE")
-    paths = reach.unit_paths(f.unit_id for pair in changes for f in pair if f is not None)
+    units = _units(f.unit_id for pair in changes for f in pair if f is not None)
     months: dict[store.MonthKey, list[int]] = defaultdict(lambda: [0] * 5)
     presence: Counter[store.PresenceKey] = Counter()
     for before, after in changes:
         for fact, sign in ((before, -1), (after, 1)):
             if fact is not None and fact.status in TALLY_STATUSES:
-                _contribute(fact, sign, paths[fact.unit_id], months, presence)
+                path, unit_kind = units[fact.unit_id]
+                _contribute(fact, sign, path, unit_kind in CELL_KINDS, months, presence)
     presence = Counter({k: n for k, n in presence.items() if n})
     reach.lock_entities((k[0], k[1]) for k in presence)
     store.add_months(months)
@@ -138,13 +139,14 @@ def _contribute(
     fact: Fact,
     sign: int,
     path: str,
+    cell: bool,
     months: dict[store.MonthKey, list[int]],
     presence: Counter[store.PresenceKey],
 ) -> None:
     month = month_of(fact.occurred_on)
     values = (
         1,
-        1 if fact.unit_kind in CELL_KINDS else 0,
+        1 if cell else 0,
         len(fact.members),
         fact.people_reached,
         fact.households_reached,
@@ -158,6 +160,42 @@ def _contribute(
         presence[("U", fact.unit_id, *where)] += sign
         for member_id in fact.members:
             presence[("M", member_id, *where)] += sign
+
+
+def _units(unit_ids: Iterable[int]) -> dict[int, tuple[str, str]]:
+    ids = sorted(set(unit_ids))
+    found: dict[int, tuple[str, str]] = {}
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        rows = db.session.execute(select(Unit.id, Unit.path, Unit.kind).where(Unit.id.in_(chunk)))
+        found.update((unit_id, (path, kind)) for unit_id, path, kind in rows)
+    return found
+
+
+def unit_kind_changed(unit_id: int, old_kind: str, new_kind: str) -> None:
+    """A unit's kind decides whether its entries are cell activities: recount them.
+
+    Call after the unit row is updated (the caller holds it), before commit.
+    """
+    sign = int(new_kind in CELL_KINDS) - int(old_kind in CELL_KINDS)
+    if not sign:
+        return
+    db.session.flush()
+    lock_tallies("SHARE ROW EXCLUSIVE")
+    month = month_sql(Activity.occurred_on)
+    program = func.coalesce(Activity.program_id, 0)
+    rows = db.session.execute(
+        select(month, Activity.status, Activity.kind_id, program, func.count())
+        .where(Activity.unit_id == unit_id, Activity.status.in_(TALLY_STATUSES))
+        .group_by(month, Activity.status, Activity.kind_id, program)
+    )
+    path = _units([unit_id])[unit_id][0]
+    months: dict[store.MonthKey, list[int]] = defaultdict(lambda: [0] * 5)
+    for month_value, status, kind_id, program_id, count in rows:
+        for ancestor in reach.ancestors(path):
+            key = (ancestor, int(month_value), status, kind_id, int(program_id))
+            months[key][1] += sign * count
+    store.add_months(months)
 
 
 def lock_tallies(mode: str) -> None:

@@ -287,7 +287,8 @@ def _apply_unit_row(
         return None
     changed = False
     if existing.kind != kind:
-        existing.kind = kind
+        old_kind, existing.kind = existing.kind, kind
+        rollup.unit_kind_changed(existing.id, old_kind, kind)
         changed = True
     if code and existing.division_code != code:
         existing.division_code = code
