@@ -236,20 +236,28 @@ def _holding_units(
     p = TallyPresence
     usual = in_subtree(Unit.path, unit.path), Unit.kind.in_(HOLDING_KINDS), Unit.active
     paths = list(db.session.scalars(select(Unit.path).where(*usual)))
-    unusual = [
-        in_subtree(Unit.path, unit.path),
-        or_(Unit.kind.not_in(HOLDING_KINDS), ~Unit.active),
-        p.entity == "U",
-        p.month >= first,
-        p.month <= last,
-    ]
-    if filters.kind_id is not None:
-        unusual.append(p.kind_id == filters.kind_id)
-    if filters.program_id is not None:
-        unusual.append(p.program_id == filters.program_id)
-    paths += db.session.scalars(
-        select(Unit.path).join(p, p.unit_id == Unit.id).where(*unusual).distinct()
+    # The others are few (communes, districts, closed cells): look their presence up by key,
+    # so the database never scans presence rows of the whole subtree.
+    others = dict(
+        db.session.execute(
+            select(Unit.id, Unit.path).where(
+                in_subtree(Unit.path, unit.path),
+                or_(Unit.kind.not_in(HOLDING_KINDS), ~Unit.active),
+            )
+        ).all()
     )
+    conditions: list[Any] = [p.entity == "U", p.month >= first, p.month <= last]
+    if filters.kind_id is not None:
+        conditions.append(p.kind_id == filters.kind_id)
+    if filters.program_id is not None:
+        conditions.append(p.program_id == filters.program_id)
+    ids = sorted(others)
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        held = db.session.scalars(
+            select(p.entity_id).where(p.entity_id.in_(chunk), *conditions).distinct()
+        )
+        paths += [others[unit_id] for unit_id in held]
     counts: dict[int, int] = defaultdict(int)
     child_prefixes = [(c.path, c.id) for c in children]
     for path in paths:
