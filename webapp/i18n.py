@@ -100,7 +100,15 @@ def update() -> None:
     """Extract, then merge new messages into every language's .po file."""
     extract.callback()
     _pybabel(
-        "update", "-i", "translations/messages.pot", "-d", "translations", "--no-fuzzy-matching"
+        "update",
+        "-i",
+        "translations/messages.pot",
+        "-d",
+        "translations",
+        "--no-fuzzy-matching",
+        # The width the catalogs were written with: an update then changes only what changed.
+        "--width",
+        "100",
     )
 
 

@@ -213,6 +213,9 @@ async function save(event) {
   event.preventDefault();
   const button = $('save-button');
   if (button.disabled) return;
+  // Said at once, before anything is awaited: whoever watches this line (a person, a test)
+  // then reads this Save's own outcome, never the one left from the Save before.
+  say(t('saving'), 'saving');
   if (form.dataset.ready !== 'yes') {
     say(t(user() ? 'no_reference' : 'signed_out_offline'), 'error');
     return;

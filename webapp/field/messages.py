@@ -33,6 +33,7 @@ def client_messages() -> dict[str, str | dict[str, str]]:
         "state.returned": _("Returned"),
         "state.needs_attention": _("Needs attention"),
         # Saving.
+        "saving": _("Saving…"),
         "saved": _("Saved on this phone"),
         "saved_skipped": _("Saved on this phone, without these photos: %(names)s"),
         "saved_edit": _("Changes saved on this phone; they will be sent again."),
