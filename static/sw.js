@@ -1,13 +1,22 @@
 // The service worker: only event handlers; the helpers live in static/js/sw-cache.js and the
 // sync engine in static/js/sync.js. webapp/field/routes.py serves this file at /sw.js (scope
-// "/") behind a generated preamble that defines SHELL_VERSION, PRECACHE_URLS, SHELL_PAGES and
-// OFFLINE_PAGE, so every shell version is a byte-different worker and updates are noticed.
-/* global SHELL_VERSION, PRECACHE_URLS, SHELL_PAGES, OFFLINE_PAGE */
+// "/") behind a generated preamble that defines SHELL_VERSION, PRECACHE_URLS, SHELL_PAGES,
+// OFFLINE_PAGE and SIGN_IN_PAGE, so every shell version is a byte-different worker and updates
+// are noticed.
+/* global SHELL_VERSION, PRECACHE_URLS, SHELL_PAGES, OFFLINE_PAGE, SIGN_IN_PAGE */
 
-import { cacheFirst, dropOtherCaches, networkFirst, offlineFallback, precache } from '/static/js/sw-cache.js';
+import { cacheFirst, dropOtherCaches, precache } from '/static/js/sw-cache.js';
+import { navigate } from '/static/js/sw-navigate.js';
 import { replay, SYNC_TAG } from '/static/js/sync.js';
 
 const CACHE = `shell-${SHELL_VERSION}`;
+const SHELL = {
+  cache: CACHE,
+  version: SHELL_VERSION,
+  pages: SHELL_PAGES,
+  signIn: SIGN_IN_PAGE,
+  offline: OFFLINE_PAGE,
+};
 
 self.addEventListener('install', (event) => {
   // No skipWaiting here: a new version waits until the user taps "update" (shell.js).
@@ -32,11 +41,7 @@ self.addEventListener('fetch', (event) => {
   if (request.method !== 'GET' || url.origin !== self.location.origin) return;
   if (url.pathname.startsWith('/api/')) return; // data is never cached here
   if (request.mode === 'navigate') {
-    if (SHELL_PAGES.includes(url.pathname)) {
-      event.respondWith(networkFirst(event, CACHE, SHELL_VERSION, url.pathname));
-    } else {
-      event.respondWith(offlineFallback(event, CACHE, OFFLINE_PAGE));
-    }
+    event.respondWith(navigate(event, url.pathname, SHELL));
     return;
   }
   if (url.pathname.startsWith('/app/') || PRECACHE_URLS.includes(url.pathname)) {

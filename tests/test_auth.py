@@ -258,14 +258,27 @@ def test_deactivation_ends_sessions_for_good_even_if_reactivated(world, auth: Au
     assert client.get("/").status_code == 302
 
 
-def test_a_session_for_another_epoch_or_a_forged_id_is_anonymous(app, world, client):
-    """The user id in the cookie is 'id:epoch'; anything else means signed out."""
+def test_a_session_for_another_epoch_or_a_forged_id_is_anonymous(app, world, auth: Auth, client):
+    """The user id in the cookie is 'id:epoch' beside the session's token; anything else,
+    or a token the server does not hold, means signed out."""
     user = world.users["cadre"]
+    auth.login("canbo")
+    token = session_of(app, client)["sid"]
     serializer = app.session_interface.get_signing_serializer(app)
-    for user_id in (f"{user.id}:{user.session_epoch + 1}", f"{user.id}", "abc:1", f"{user.id}:x"):
-        client.set_cookie("nhatky_session", serializer.dumps({"_user_id": user_id}))
-        assert client.get("/").status_code == 302, user_id
-    client.set_cookie("nhatky_session", serializer.dumps({"_user_id": user.get_id()}))
+    other = world.users["secretary_x"]
+    forged = [
+        {"_user_id": f"{user.id}:{user.session_epoch + 1}", "sid": token},
+        {"_user_id": f"{user.id}", "sid": token},
+        {"_user_id": "abc:1", "sid": token},
+        {"_user_id": f"{user.id}:x", "sid": token},
+        {"_user_id": other.get_id(), "sid": token},  # another account, this session's token
+        {"_user_id": user.get_id(), "sid": "not-a-session"},
+        {"_user_id": user.get_id()},  # a cookie from before sessions were kept on the server
+    ]
+    for cookie in forged:
+        client.set_cookie("nhatky_session", serializer.dumps(cookie))
+        assert client.get("/").status_code == 302, cookie
+    client.set_cookie("nhatky_session", serializer.dumps({"_user_id": user.get_id(), "sid": token}))
     assert client.get("/").status_code == 200
 
 

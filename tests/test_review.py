@@ -254,9 +254,13 @@ def test_returned_entry_fixed_and_resent_keeps_its_history(world, client, auth):
     assert push(client, [fixed]).get_json()["results"][0]["status"] == "updated"
     assert _status(activity_id) == "submitted"
     history = db.session.scalars(select(ActivityRevision)).all()
-    assert [(h.revision, h.status, h.content["summary"]) for h in history] == [
-        (1, "returned", item["summary"])
+    assert [(h.revision, h.status, h.content["summary"], h.review_note) for h in history] == [
+        (1, "returned", item["summary"], "Thiếu ảnh")
     ]
+    # The reason belongs to the returned version, not to the corrected one.
+    assert db.session.get(Activity, activity_id).review_note is None
+    pulled = client.get("/api/v1/sync/pull").get_json()["outcomes"]
+    assert [(o["status"], o["review_note"]) for o in pulled] == [("submitted", None)]
     services.start()
     services.transition(world.users["secretary_x"], activity_id, "confirm")
     db.session.commit()

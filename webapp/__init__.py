@@ -9,12 +9,11 @@ from typing import Any
 from flask import Flask, redirect, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
-from sqlalchemy import select
-from sqlalchemy.orm import joinedload
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from webapp.config import Config
-from webapp.extensions import api, babel, csrf, db, limiter, login_manager, migrate
+from webapp.cookie_session import CookieSessionInterface
+from webapp.extensions import api, babel, compress, csrf, db, limiter, login_manager, migrate
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -27,6 +26,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         static_url_path="/static",
     )
     app.config.from_object(Config.from_env(Path(app.instance_path), **dict(config or {})))
+    app.session_interface = CookieSessionInterface()
     if app.config["TRUSTED_PROXIES"]:
         hops = app.config["TRUSTED_PROXIES"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
@@ -54,12 +54,14 @@ def register_extensions(app: Flask) -> None:
     limiter.init_app(app)
     login_manager.init_app(app)
     api.init_app(app)
+    compress.init_app(app)
     register_i18n(app)
 
 
 def register_blueprints(app: Flask) -> None:
     from webapp import auth, field, main, review, sync, tallies
     from webapp.auditlog.routes import bp as auditlog_bp
+    from webapp.auth import api as session_api
     from webapp.errors import register_error_handlers
     from webapp.members.routes import bp as members_bp
     from webapp.photos import routes as photo_routes
@@ -78,6 +80,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(tallies.bp)
     for admin_bp in (units_bp, members_bp, users_bp, reference_bp, auditlog_bp):
         app.register_blueprint(admin_bp)
+    api.register_blueprint(session_api.bp)
     api.register_blueprint(sync.bp)
     api.register_blueprint(photo_routes.bp)
     api.register_blueprint(review_api.bp)
@@ -100,18 +103,9 @@ def register_commands(app: Flask) -> None:
 
 @login_manager.user_loader
 def _load_user(token: str) -> Any:
-    from webapp.models import User
+    from webapp.auth import sessions
 
-    user_id, _, epoch = token.partition(":")
-    if not user_id.isdigit() or not epoch.isdigit():
-        return None
-    # The scope unit comes along: nearly every request asks the scope module about it.
-    user = db.session.scalar(
-        select(User).where(User.id == int(user_id)).options(joinedload(User.scope_unit))
-    )
-    if user is None or not user.active or user.session_epoch != int(epoch):
-        return None
-    return user
+    return sessions.load_user(token, sessions.current_token())
 
 
 @login_manager.unauthorized_handler

@@ -82,6 +82,9 @@ class Config:
         self.WTF_CSRF_TIME_LIMIT = None  # the session lifetime bounds the token
         self.WTF_CSRF_HEADERS = ["X-CSRFToken"]
         self.PASSWORD_HASH_METHOD = "scrypt"  # noqa: S105  (a method name: Werkzeug's default cost)
+        # Flask-Compress: whole responses only. Streamed ones (files, exports) stay as they are:
+        # its streaming path never closes the file it streams from.
+        self.COMPRESS_STREAMS = False
         self.RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
         self.RATELIMIT_HEADERS_ENABLED = True
         self.LOGIN_LIMIT_PER_ACCOUNT = os.environ.get("LOGIN_LIMIT_PER_ACCOUNT", "5 per 15 minutes")

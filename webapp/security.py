@@ -5,6 +5,7 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from flask import Flask, url_for
+from flask_login import current_user
 from werkzeug.wrappers import Response
 
 CSP = "; ".join(
@@ -35,6 +36,14 @@ def safe_next(target: str | None, default_endpoint: str = "main.home") -> str:
 
 
 def _set_headers(response: Response) -> Response:
+    if (
+        response.mimetype == "text/html"
+        and "Cache-Control" not in response.headers
+        and current_user.is_authenticated
+    ):
+        # A signed-in person's pages stay off the disk and out of the back-forward cache: after
+        # signing out (on a shared phone) nobody pages back into them.
+        response.headers["Cache-Control"] = "no-store"
     response.headers.setdefault("Content-Security-Policy", CSP)
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("Referrer-Policy", "same-origin")

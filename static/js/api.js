@@ -71,6 +71,17 @@ export function getSession() {
   return json('/api/v1/session');
 }
 
+/** A fresh CSRF token, signed in or not (the sign-in page renews its form with it). */
+export async function csrfToken() {
+  return (await json('/api/v1/csrf-token')).csrf_token;
+}
+
+/** End the session on the server, if `userId` is the one signed in here (204 either way). */
+export async function endSession(token, userId) {
+  const query = userId == null ? '' : `?${new URLSearchParams({ user_id: String(userId) })}`;
+  await call(`/api/v1/session${query}`, { method: 'DELETE', headers: { 'X-CSRFToken': token } });
+}
+
 export function push(token, deviceId, activities) {
   return json('/api/v1/sync/push', {
     method: 'POST',

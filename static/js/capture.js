@@ -3,8 +3,8 @@
 
 import { requestBackgroundSync, syncNow } from './autosync.js';
 import * as store from './db.js';
-import { lang, t, todayIso } from './i18n.js';
-import { askPersistentStorage, notice, startPage, user } from './page.js';
+import { formatDate, lang, t, todayIso } from './i18n.js';
+import { askPersistentStorage, notice, startPage, stillLoading, user } from './page.js';
 import { PhotoPicker } from './photo-picker.js';
 import { Roster } from './roster.js';
 import { announce } from './sync.js';
@@ -110,6 +110,34 @@ function clearPosition() {
   state.gpsRequest += 1;
   state.gps = null;
   showGps(t('gps_none'));
+}
+
+// --- small helpers of the form ----------------------------------------------------------
+
+function showDate() {
+  const day = $('occurred_on').value;
+  $('occurred_on-text').textContent = /^\d{4}-\d{2}-\d{2}$/.test(day) ? formatDate(day, { weekday: true }) : '';
+}
+
+/** The "New entry" tab is the current page only while the form makes a new entry. */
+function markNav(editing) {
+  const tab = document.querySelector('.appnav a[href="/capture"]');
+  if (!tab) return;
+  if (editing) tab.removeAttribute('aria-current');
+  else tab.setAttribute('aria-current', 'page');
+}
+
+const GROWS = typeof CSS !== 'undefined' && CSS.supports?.('field-sizing', 'content');
+
+/** Where the browser cannot size a text box to its text, do it here. */
+function grow(textarea) {
+  if (GROWS) return;
+  textarea.style.height = 'auto';
+  textarea.style.height = `${textarea.scrollHeight + 2}px`;
+}
+
+function growAll() {
+  for (const box of form.querySelectorAll('textarea.grow')) grow(box);
 }
 
 // --- validation -------------------------------------------------------------------------
@@ -265,6 +293,8 @@ function resetForm() {
   $('summary').value = '';
   $('notes').value = '';
   $('form-title').textContent = $('form-title').dataset.new;
+  markNav(false);
+  growAll();
   $('edit-reason').hidden = true;
   if (location.search) history.replaceState(null, '', location.pathname);
   roster.reset();
@@ -295,12 +325,14 @@ async function startEditing(id) {
   state.editing = entry;
   const kept = (await store.photosOf(id)).filter((p) => p.state !== 'needs_attention').length;
   $('form-title').textContent = $('form-title').dataset.edit;
+  markNav(true);
   const reason = reasonText(entry);
   $('edit-reason').textContent = reason;
   $('edit-reason').hidden = !reason;
   $('kind_id').value = String(entry.kind_id); // stays empty if the kind is no longer offered
   $('program_id').value = entry.program_id ? String(entry.program_id) : '';
   $('occurred_on').value = entry.occurred_on;
+  showDate();
   $('unit_id').value = String(entry.unit_id);
   roster.select(entry.participant_ids);
   showRoster();
@@ -310,23 +342,24 @@ async function startEditing(id) {
   state.gps = entry.lat == null ? null : { lat: entry.lat, lon: entry.lon, accuracy_m: entry.accuracy_m };
   showGps(state.gps ? t('gps_done', { m: Math.round(entry.accuracy_m ?? 0) }) : t('gps_none'));
   photos.clear(kept);
+  growAll();
 }
 
 // --- start ------------------------------------------------------------------------------
 
+/** The form cannot be used yet: say why, or only that it is loading on a first visit. */
+function notReady(state, message) {
+  const loading = stillLoading();
+  notice(loading ? t('loading') : t(message), { tone: loading ? 'neutral' : 'warning' });
+  form.dataset.ready = loading ? 'loading' : state;
+  return false;
+}
+
 async function loadLists() {
   const me = user();
-  if (!me) {
-    notice(t('signed_out_offline'));
-    form.dataset.ready = 'no-user';
-    return false;
-  }
+  if (!me) return notReady('no-user', 'signed_out_offline');
   const reference = await store.getReference(me.id);
-  if (!reference) {
-    notice(t('no_reference'));
-    form.dataset.ready = 'no-reference';
-    return false;
-  }
+  if (!reference) return notReady('no-reference', 'no_reference');
   notice(null);
   const first = !state.reference;
   state.reference = reference.data;
@@ -347,6 +380,10 @@ $('form-title').dataset.new = $('form-title').textContent;
 $('occurred_on').value = todayIso();
 $('occurred_on').max = todayIso();
 $('occurred_on').min = '2000-01-01';
+showDate();
+$('occurred_on').addEventListener('input', showDate);
+$('occurred_on').addEventListener('change', showDate);
+for (const box of form.querySelectorAll('textarea.grow')) box.addEventListener('input', () => grow(box));
 form.addEventListener('submit', save);
 $('unit_id').addEventListener('change', () => {
   showRoster();
@@ -357,7 +394,10 @@ $('gps-button').addEventListener('click', recordPosition);
 $('gps-clear').addEventListener('click', clearPosition);
 
 startPage(async (reason) => {
-  if (!['start', 'reference', 'user'].includes(reason)) return;
+  // The lists change on these; a form still waiting for them also looks again after the
+  // session check and each sync (it may have been loading, or the sync failed).
+  const waiting = form.dataset.ready !== 'yes';
+  if (!['start', 'reference', 'user'].includes(reason) && !waiting) return;
   const ready = await loadLists();
   const editId = new URLSearchParams(location.search).get('edit');
   if (ready && editId && !state.editing) await startEditing(editId);

@@ -368,6 +368,40 @@ export async function applyOutcomes(userId, outcomes) {
   return changed;
 }
 
+// --- signing out -------------------------------------------------------------------------
+
+/**
+ * The phone forgets the user at once: who is signed in, their lists, their pull position and
+ * every entry of theirs that the server holds in full. What has not reached the server stays
+ * (the sign-out guard made the user download a copy first), for them to send after signing
+ * in again. `signout_pending` tells the sync engine and the service worker to end the
+ * server's session at the next connection.
+ */
+export async function forgetUser(userId) {
+  const unsent = userId == null ? new Set() : await unsentEntryIds(userId);
+  const db = await database();
+  const tx = db.transaction(['entries', 'photos', 'reference', 'meta'], 'readwrite');
+  if (userId != null) {
+    for (const entry of await tx.objectStore('entries').index('user_id').getAll(userId)) {
+      if (!unsent.has(entry.id)) await tx.objectStore('entries').delete(entry.id);
+    }
+    for (const photo of await tx.objectStore('photos').getAll()) {
+      if (photo.user_id === userId && !unsent.has(photo.activity_id)) {
+        await tx.objectStore('photos').delete(photo.id);
+      }
+    }
+    await tx.objectStore('reference').delete(`ref:${userId}`);
+    await tx.objectStore('reference').delete(`places:${userId}`);
+    await tx.objectStore('meta').delete(`cursor:${userId}`);
+  }
+  const meta = tx.objectStore('meta');
+  await meta.put(null, 'session');
+  await meta.put(false, 'auth_required');
+  await meta.delete('last_sync');
+  await meta.put({ user_id: userId, at: Date.now() }, 'signout_pending');
+  await tx.done;
+}
+
 // --- what has not reached the server ----------------------------------------------------
 
 /** Entries with something not on the server (queued, refused, a photo left); all users by default. */
@@ -387,9 +421,9 @@ export async function unsentEntryIds(userId = null) {
   return ids;
 }
 
-/** What the export file holds: the unsent entries and their photos (as Blobs). */
-export async function unsentForExport() {
-  const ids = await unsentEntryIds();
+/** What the export file holds: the user's unsent entries and their photos (as Blobs). */
+export async function unsentForExport(userId = null) {
+  const ids = await unsentEntryIds(userId);
   const db = await database();
   const result = [];
   for (const id of ids) {

@@ -3,7 +3,7 @@
 
 import * as store from './db.js';
 import { formatDate, formatMonth, formatNumber, lang, t } from './i18n.js';
-import { notice, startPage, user } from './page.js';
+import { notice, startPage, stillLoading, user } from './page.js';
 
 const root = document.getElementById('entries');
 const empty = document.getElementById('entries-empty');
@@ -84,9 +84,10 @@ function renderEntry(entry, photos, reference) {
 async function render() {
   const me = user();
   if (!me) {
-    notice(t('signed_out_offline'));
+    const loading = stillLoading();
+    notice(t(loading ? 'loading' : 'signed_out_offline'), { tone: loading ? 'neutral' : 'warning' });
     root.replaceChildren();
-    root.dataset.ready = 'no-user';
+    root.dataset.ready = loading ? 'loading' : 'no-user';
     return;
   }
   notice(null);

@@ -12,8 +12,8 @@ function dataUrl(blob) {
   });
 }
 
-export async function buildExport() {
-  const items = await unsentForExport();
+export async function buildExport(userId = null) {
+  const items = await unsentForExport(userId);
   const entries = [];
   for (const { entry, photos } of items) {
     const exported = [];
@@ -25,9 +25,10 @@ export async function buildExport() {
   return { format: 'nhatky-coso/unsent-entries', version: 1, exported_at: new Date().toISOString(), entries };
 }
 
-/** Start the download; resolves to the number of entries in the file. */
-export async function downloadUnsent() {
-  const data = await buildExport();
+/** Start the download of the user's unsent entries (everyone's when nobody is signed in on
+ *  the phone); resolves to the number of entries in the file. */
+export async function downloadUnsent(userId = null) {
+  const data = await buildExport(userId);
   if (!data.entries.length) return 0;
   const blob = new Blob([JSON.stringify(data, null, 1)], { type: 'application/json' });
   const url = URL.createObjectURL(blob);

@@ -24,12 +24,14 @@ export function formatNumber(value) {
   return new Intl.NumberFormat(locale).format(value);
 }
 
-/** 'YYYY-MM-DD' (a calendar date, no time zone) as the locale writes it. */
-export function formatDate(isoDate) {
+/** 'YYYY-MM-DD' (a calendar date, no time zone) as the locale writes it: 26/07/2023, or
+ *  "Thứ Tư, 26/07/2023" with `weekday`. */
+export function formatDate(isoDate, { weekday = false } = {}) {
   const [y, m, d] = isoDate.split('-').map(Number);
   const options = lang === 'vi'
     ? { day: '2-digit', month: '2-digit', year: 'numeric' }
     : { day: 'numeric', month: 'short', year: 'numeric' };
+  if (weekday) options.weekday = 'long';
   return new Intl.DateTimeFormat(locale, options).format(new Date(y, m - 1, d));
 }
 

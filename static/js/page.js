@@ -6,6 +6,7 @@ import { startAutoSync, status, syncNow } from './autosync.js';
 import * as store from './db.js';
 import { downloadUnsent } from './export.js';
 import { formatBytes, formatTime, t } from './i18n.js';
+import { finishSignOut } from './signout.js';
 import { announce, listen } from './sync.js';
 import './shell.js';
 
@@ -13,15 +14,26 @@ const $ = (id) => document.getElementById(id);
 
 let currentUser = null;
 let persistAsked = false;
+// Until the server has said who is signed in and the first sync has run, an empty phone is
+// only "still loading", not "signed out" or "without lists".
+let sessionChecked = false;
+let firstSyncDone = false;
 
 export function user() {
   return currentUser;
 }
 
-export function notice(message) {
+/** True while a first visit is still fetching the user and the lists from the server. */
+export function stillLoading() {
+  return navigator.onLine && (!sessionChecked || !firstSyncDone);
+}
+
+/** The page's notice; `tone: 'neutral'` for a state that is not a problem (loading). */
+export function notice(message, { tone = 'warning' } = {}) {
   const box = $('page-notice');
   if (!box) return;
   box.textContent = message ?? '';
+  box.dataset.tone = tone;
   box.hidden = !message;
 }
 
@@ -51,7 +63,7 @@ async function renderSyncBar() {
   if (!line) return;
   const authNeeded = Boolean(await store.getMeta('auth_required'));
   // Signed out (or never signed in on this phone): the same way back in.
-  $('auth-banner').hidden = !(authNeeded || !currentUser);
+  $('auth-banner').hidden = !(authNeeded || (!currentUser && !stillLoading()));
   const waiting = currentUser ? (await store.unsentEntryIds(currentUser.id)).size : 0;
   const exportButton = $('export-unsent');
   if (exportButton) exportButton.hidden = waiting === 0;
@@ -90,6 +102,8 @@ function showName(person) {
 /** The cached page's forms carry the token of the session it was cached under: renew it. */
 async function refreshSession() {
   if (!navigator.onLine) return;
+  // A sign-out made offline ends on the server first: never re-adopt that user's session.
+  if (!(await finishSignOut())) return;
   try {
     const session = await api.getSession();
     for (const input of document.querySelectorAll('input[name="csrf_token"]')) {
@@ -126,6 +140,7 @@ export async function startPage(render) {
       await renderSyncBar();
       return;
     }
+    if (message.what === 'synced') firstSyncDone = true;
     const before = currentUser?.id;
     await reloadUser();
     await renderSyncBar();
@@ -137,11 +152,15 @@ export async function startPage(render) {
     syncNow({ manual: true });
   });
   $('export-unsent')?.addEventListener('click', async () => {
-    if (!(await downloadUnsent())) notice(t('export_none'));
+    if (!(await downloadUnsent(currentUser?.id ?? null))) notice(t('export_none'));
   });
   await render('start');
   await renderSyncBar();
   renderStorage();
-  refreshSession();
+  refreshSession().finally(async () => {
+    sessionChecked = true;
+    await renderSyncBar();
+    await render('session');
+  });
   startAutoSync();
 }

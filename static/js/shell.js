@@ -1,10 +1,12 @@
-// On every signed-in page: install the service worker, offer its updates, and guard sign-out
-// while entries are still on the phone only.
+// On every signed-in page: install the service worker, offer its updates, guard sign-out while
+// entries are still on the phone only, and sign out without needing a connection.
 
-import { setMeta, unsentEntryIds } from './db.js';
+import { sessionUser, unsentEntryIds } from './db.js';
 import { downloadUnsent } from './export.js';
+import { finishSignOut, signOutOnPhone } from './signout.js';
 
 const UPDATE_CHECK_MS = 60 * 60 * 1000;
+const SIGN_IN_PAGE = '/login';
 
 let updateAccepted = false;
 let reloading = false;
@@ -69,12 +71,22 @@ function guardSignOut() {
   const text = document.getElementById('signout-text');
   const exportButton = document.getElementById('signout-export');
   const anyway = document.getElementById('signout-anyway');
+  let userId = null;
 
   const signOut = async () => {
-    // The next person on this phone must not act as this user while offline.
-    await setMeta('session', null).catch(() => {});
-    form.dataset.confirmed = 'yes';
-    form.requestSubmit();
+    try {
+      // The next person on this phone must not act as this user, connection or not.
+      await signOutOnPhone();
+    } catch (error) {
+      console.error('could not forget the user on this phone', error);
+      form.dataset.confirmed = 'yes';
+      form.requestSubmit(); // the server's own sign-out, as without JavaScript
+      return;
+    }
+    // With no connection the session ends on the server later (signout.js); either way the
+    // sign-in page follows, from the app shell when offline.
+    await finishSignOut();
+    location.replace(`${SIGN_IN_PAGE}?signed_out=1`);
   };
 
   form.addEventListener('submit', async (event) => {
@@ -82,7 +94,9 @@ function guardSignOut() {
     event.preventDefault();
     let unsent = 0;
     try {
-      unsent = (await unsentEntryIds()).size;
+      // This user's entries only: another user's stay on the phone, untouched by this.
+      userId = (await sessionUser())?.id ?? null;
+      unsent = (await unsentEntryIds(userId)).size;
     } catch (error) {
       console.error('could not count unsent entries', error);
     }
@@ -96,7 +110,7 @@ function guardSignOut() {
     dialog.showModal();
   });
   exportButton.addEventListener('click', async () => {
-    await downloadUnsent();
+    await downloadUnsent(userId);
     anyway.hidden = false; // a copy is safe now; signing out is the user's call
     anyway.focus();
   });

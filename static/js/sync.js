@@ -5,6 +5,7 @@
 
 import * as api from './api.js';
 import * as store from './db.js';
+import { finishSignOut } from './signout.js';
 
 export const BATCH_SIZE = 50; // the server takes 100 and 2 MiB; 50 entries are ~100 KB
 export const SYNC_TAG = 'outbox';
@@ -83,6 +84,8 @@ async function replayHoldingLock() {
   // that was cut short (page closed mid-request): those entries are simply sent again.
   await store.releaseAllSending();
   try {
+    // A sign-out made offline ends on the server before anything is sent with its cookie.
+    if (!(await finishSignOut())) throw new api.ApiError('network', 0, 'sign-out not finished yet');
     await startSession(run);
     // First run on this phone: the form waits for these lists, the outbox is empty anyway.
     if (!(await store.getReference(run.user.id))) await refreshReference(run);

@@ -3,6 +3,7 @@
     .venv/bin/python -m tests.browser.measure [--runs 5] [--entries 50]
 
 1. app-shell transfer size: every precached file, raw and gzip -6 (what a gzipping proxy sends);
+   and a whole first visit (sign-in to the shell precached) as the server sent it;
 2. tap Save with one 12 MP camera photo → "Saved on this phone", in headless Chromium
    (phone offline, as in a village): the photo chosen and Save tapped at once (the downscale is
    part of the wait), and the photo already prepared when Save is tapped;
@@ -20,12 +21,14 @@ import re
 import statistics
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 
 from PIL import Image
-from playwright.sync_api import Page, sync_playwright
+from playwright.sync_api import Browser, Page, sync_playwright
 
 from tests import hostile_images
+from tests.browser import phone
 from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, context_options
 from tests.browser.phone import PhotoFile, fill_entry, open_capture, sign_in, wait_for_worker
 from tests.browser.site import Site, build_site, wait_for
@@ -89,10 +92,42 @@ def shell_size(site: Site) -> tuple[int, int, int]:
         urls = shell.precache_urls()
     raw = packed = 0
     for url in urls:
-        body = client.get(url).get_data()
+        # Asked for as the service worker asks (a fetch, not a navigation).
+        body = client.get(url, headers={"Sec-Fetch-Dest": "empty"}).get_data()
         raw += len(body)
         packed += len(gzip.compress(body, compresslevel=6))
     return len(urls), raw, packed
+
+
+def first_visit(browser: Browser, site: Site) -> None:
+    """Everything the server sends on a phone's first visit: the sign-in page, signing in,
+    the capture page, the shell the service worker precaches, the lists. Bytes as they went
+    on the wire over HTTP/1.1 (status line, headers, body; counted by the test server)."""
+    page = browser.new_context(**context_options(site)).new_page()
+    mark = site.controlled.mark()
+    phone.first_visit(page, "canbo.en")
+    transfers = site.controlled.transfers_since(mark)
+    page.context.close()
+    downloads = Counter(
+        t.path for t in transfers if t.status == 200 and t.path.startswith(("/app/", "/static/"))
+    )
+    twice = sum(1 for n in downloads.values() if n > 1)
+    groups: dict[str, int] = {}
+    for t in transfers:
+        kind = (
+            "shell files"
+            if t.path.startswith(("/app/", "/static/"))
+            else "data (API)"
+            if t.path.startswith(("/api/", "/field/"))
+            else "pages, worker, manifest"
+        )
+        groups[kind] = groups.get(kind, 0) + t.bytes
+    total = sum(t.bytes for t in transfers)
+    detail = ", ".join(f"{k} {v / 1024:.1f}" for k, v in sorted(groups.items()))
+    print(
+        f"first visit: {len(transfers)} requests, {total / 1024:.1f} KiB on the wire"
+        f" ({detail}); shell files downloaded twice: {twice}"
+    )
 
 
 def time_saves(page: Page, site: Site, runs: int, prepared: bool) -> list[float]:
@@ -173,6 +208,7 @@ def main() -> None:
         print(f"app shell: {files} files, {raw / 1024:.1f} KiB raw, {packed / 1024:.1f} KiB gzip")
 
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        first_visit(browser, site)
         page = browser.new_context(**context_options(site)).new_page()
         sign_in(page)
         open_capture(page)

@@ -10,7 +10,7 @@ from flask_babel import force_locale
 from flask_babel import gettext as _
 from playwright.sync_api import Page
 
-from tests.browser.site import Site
+from tests.browser.site import Site, wait_for
 from tests.factories import PASSWORD
 
 
@@ -40,6 +40,48 @@ def sign_in(page: Page, login: str = "canbo", then: str | None = None) -> None:
     page.click("main button[type=submit]")
     page.wait_for_url(re.compile(re.escape(then) + "$" if then else r"/$"))
     _cookies[login] = page.context.cookies()
+
+
+def sign_in_with_form(page: Page, login: str) -> None:
+    """Through the sign-in page, as a person does; no cookies kept for later tests (for
+    accounts whose sessions a test ends)."""
+    page.goto("/login")
+    page.fill("#login", login)
+    page.fill("#password", PASSWORD)
+    page.click("main button[type=submit]")
+    page.wait_for_url(re.compile(r"/$"))
+
+
+def first_visit(page: Page, login: str) -> None:
+    """A phone's first visit: sign in, open the capture page, wait until the shell is on the
+    phone and the first sync is done."""
+    sign_in_with_form(page, login)
+    open_capture(page)
+    wait_for_worker(page)
+    page.wait_for_selector("#sync-status[data-state=done]", state="attached")
+
+
+def sign_out_keeping_a_copy(page: Page) -> None:
+    """Sign out while entries are unsent: download the copy, then "sign out anyway"."""
+    page.click("form[data-signout] button")
+    page.locator("#signout-dialog").wait_for(state="visible")
+    with page.expect_download():
+        page.click("#signout-export")
+    page.click("#signout-anyway")
+    page.wait_for_url("**/login?signed_out=1")
+
+
+def log_sent_then_unsent(page: Page, site: Site, tag: str) -> None:
+    """One entry that reaches the server ("<tag> sent"), then one kept offline ("<tag> kept")."""
+    open_capture(page)
+    capture(page, f"{tag} sent", site.ids["kind"])
+    wait_for(lambda: site.activities(f"{tag} sent"))
+    open_entries(page)
+    wait_listed(page, 1, "sent")
+    page.wait_for_selector("#sync-status[data-state=done]", state="attached")
+    go_offline(page)
+    open_capture(page)
+    capture(page, f"{tag} kept", site.ids["kind"])
 
 
 def wait_for_worker(page: Page) -> None:

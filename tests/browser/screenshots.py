@@ -3,7 +3,9 @@
     .venv/bin/python -m tests.browser.screenshots [--out docs] [--translations DIR]
 
 Runs the same test site as the browser tests, logs a few realistic entries (one in each state)
-and saves docs/capture-360.png and docs/entries-360.png; --desktop also saves 1280 px wide
+and saves docs/capture-360.png, docs/entries-360.png, docs/capture-edit-360.png (a returned
+entry being fixed) and docs/signin-offline-360.png (signed out with no signal); --desktop also
+saves 1280 px wide
 copies next to them for a look (not committed). `--translations` points Flask-Babel at another
 catalog directory, for screenshots taken before the shipped catalog is complete.
 """
@@ -27,6 +29,7 @@ from tests.browser.phone import (
     open_entries,
     save,
     sign_in,
+    sign_out_keeping_a_copy,
     wait_listed,
 )
 from tests.browser.site import Site, build_site, wait_for
@@ -94,6 +97,27 @@ def fill_for_show(page: Page, site: Site) -> None:
     page.evaluate("window.scrollTo(0, 0)")
 
 
+def show_editing(page: Page) -> None:
+    """A returned entry opened to be fixed: its reason, the day written out, a long summary."""
+    open_entries(page)
+    page.locator("li.entry[data-state=returned] a.button").click()
+    page.wait_for_selector("#capture-form[data-ready=yes]", state="attached")
+    page.fill(
+        "#summary",
+        "Họp tổ dân vận thôn Nà Va, phổ biến chính sách hỗ trợ làm nhà cho hộ nghèo; "
+        "23 hộ tham dự, 4 hộ đăng ký làm nhà trước mùa mưa, tổ phân công người giúp "
+        "vận chuyển vật liệu.",
+    )
+
+
+def show_signed_out_offline(page: Page) -> None:
+    """Signed out with no signal: the sign-in page from the phone's copy of the app."""
+    page.context.set_offline(True)
+    open_capture(page)
+    sign_out_keeping_a_copy(page)
+    page.locator("#signin-notice").wait_for(state="visible")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path("docs"))
@@ -134,6 +158,10 @@ def main() -> None:
             page.screenshot(path=str(args.out / "entries-360-full.png"), full_page=True)
             open_capture(page)
             page.screenshot(path=str(args.out / "capture-360-full.png"), full_page=True)
+        show_editing(page)
+        page.screenshot(path=str(args.out / "capture-edit-360.png"), full_page=True)
+        show_signed_out_offline(page)
+        page.screenshot(path=str(args.out / "signin-offline-360.png"))
         browser.close()
 
 

@@ -28,6 +28,17 @@ class FailRule:
     status: int
 
 
+@dataclass
+class Transfer:
+    """One answer as it went on the wire: status line, headers and body, in bytes."""
+
+    method: str
+    path: str
+    status: int = 0
+    bytes: int = 0
+    encoding: str = ""
+
+
 class Controlled:
     """WSGI middleware: request log, injected failures, swappable app (a "deploy")."""
 
@@ -35,6 +46,7 @@ class Controlled:
         self.app = app
         self._lock = threading.Lock()
         self._log: list[tuple[str, str]] = []
+        self._transfers: list[Transfer] = []
         self._rules: list[FailRule] = []
 
     def fail(self, method: str, path_prefix: str, times: int, status: int = 500) -> FailRule:
@@ -67,9 +79,16 @@ class Controlled:
         with self._lock:
             return list(self._log[mark:])
 
-    def _failure_for(self, method: str, path: str) -> int | None:
+    def transfers_since(self, mark: int) -> list[Transfer]:
+        """What the server sent for each request after `mark` (answers still being sent
+        count what went so far)."""
+        with self._lock:
+            return list(self._transfers[mark:])
+
+    def _failure_for(self, method: str, path: str, transfer: Transfer) -> int | None:
         with self._lock:
             self._log.append((method, path))
+            self._transfers.append(transfer)
             for rule in self._rules:
                 if (
                     rule.remaining > 0
@@ -81,9 +100,10 @@ class Controlled:
         return None
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
-        status = self._failure_for(environ["REQUEST_METHOD"], environ.get("PATH_INFO", ""))
+        transfer = Transfer(environ["REQUEST_METHOD"], environ.get("PATH_INFO", ""))
+        status = self._failure_for(transfer.method, transfer.path, transfer)
         if status is None:
-            return self.app(environ, start_response)
+            return _counted(self.app, environ, start_response, transfer)
         body = json.dumps(
             {"error": {"status": status, "title": "Injected", "message": "injected by the test"}}
         ).encode()
@@ -92,6 +112,29 @@ class Controlled:
             [("Content-Type", "application/json"), ("Content-Length", str(len(body)))],
         )
         return [body]
+
+
+def _counted(
+    app: Any, environ: dict[str, Any], start_response: StartResponse, transfer: Transfer
+) -> Iterable[bytes]:
+    """Run the app, adding up the bytes of its answer into `transfer`."""
+
+    def counting_start(status: str, headers: list[tuple[str, str]], *args: Any) -> Any:
+        transfer.status = int(status.split(" ", 1)[0])
+        # "HTTP/1.1 " + status + CRLF, each "Name: value" + CRLF, the blank line.
+        transfer.bytes += 11 + len(status) + sum(len(k) + len(v) + 4 for k, v in headers) + 2
+        transfer.encoding = next((v for k, v in headers if k.lower() == "content-encoding"), "")
+        return start_response(status, headers, *args)
+
+    body = app(environ, counting_start)
+    try:
+        for chunk in body:
+            transfer.bytes += len(chunk)
+            yield chunk
+    finally:
+        close = getattr(body, "close", None)
+        if close is not None:
+            close()
 
 
 class _QuietHandler(WSGIRequestHandler):

@@ -91,6 +91,11 @@ def _populate() -> dict[str, int]:
     expiring = factories.make_user(
         "canbo.dao", "cadre", world.cell_x, member=roster["Hoàng Thị Đào"]
     )
+    # A phone shared by two cadres: tests that sign out use these, never "canbo".
+    shared = factories.make_user("canbo.chung", "cadre", world.cell_x, member=roster["Lý Văn Đức"])
+    second = factories.make_user(
+        "canbo.hoa", "cadre", world.cell_x, member=roster["Nguyễn Thị Hoa"]
+    )
     spare = factories.make_kind("dialogue", "Đối thoại với nhân dân", "Dialogue with the people")
     # Retired by some tests while entries of this kind wait on the phone.
     doomed = factories.make_kind("outreach", "Tuyên truyền lưu động", "Mobile outreach")
@@ -107,6 +112,8 @@ def _populate() -> dict[str, int]:
         "cadre": world.users["cadre"].id,
         "cadre_en": english.id,
         "cadre_expiring": expiring.id,
+        "cadre_shared": shared.id,
+        "cadre_second": second.id,
         "secretary_x": world.users["secretary_x"].id,
     }
 

@@ -57,7 +57,8 @@ def test_admin_creates_a_cell_imports_its_roster_and_its_cadre_signs_in(
     temporary = create_cadre_account(page, t)
 
     page.get_by_role("button", name=t("Sign out"), exact=True).click()
-    page.wait_for_url(re.compile(r"/login$"))
+    page.wait_for_url(re.compile(r"/login\?signed_out=1$"))
+    page.locator("#signin-notice").wait_for(state="visible")
     assert flash(page, t("You have signed out."))
 
     sign_in_with_form(page, t, CADRE_USERNAME, temporary)

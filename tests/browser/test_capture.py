@@ -167,3 +167,41 @@ def test_storage_full_says_so_and_keeps_what_was_saved(site: Site, page: Page) -
     open_entries(page)
     [entry] = listed(page)  # the earlier entry, and nothing half-written from the refused one
     assert first in entry["text"] and entry["state"] == "local"
+
+
+def test_the_form_names_the_day_grows_with_the_text_and_marks_its_tab_when_editing(
+    site: Site, page: Page
+) -> None:
+    """Issue 12, item 4: the date written the Vietnamese way beside the browser's own date
+    field, summary boxes that show the whole text, and "New entry" not highlighted while the
+    page says "Edit entry"."""
+    summary = f"form-{uuid.uuid4().hex[:8]} " + "Thăm hộ gia đình chính sách. " * 30
+    sign_in(page)
+    open_capture(page)
+    tab = page.locator('.appnav a[href="/capture"]')
+    assert tab.get_attribute("aria-current") == "page"
+
+    page.fill("#occurred_on", "2026-07-26")
+    assert page.inner_text("#occurred_on-text") == "Chủ Nhật, 26/07/2026"
+
+    page.select_option("#kind_id", str(site.ids["kind"]))
+    page.fill("#summary", summary)
+    box = page.locator("#summary")
+    sizes = box.evaluate("(el) => [el.scrollHeight, el.clientHeight]")
+    assert sizes[0] <= sizes[1] + 1, f"the summary box cuts the text: {sizes}"
+    assert sizes[1] > 150  # grew from its three lines
+
+    go_offline(page)
+    save(page)
+    open_entries(page)
+    [entry] = wait_listed(page, 1, "local")
+    page.click(f"li[data-id='{entry['id']}'] a.button")
+    page.wait_for_selector("#capture-form[data-ready=yes]", state="attached")
+    assert page.inner_text("h1") == translated(site, "vi", "Edit entry")
+    assert page.locator('.appnav a[href="/capture"]').get_attribute("aria-current") is None
+    assert page.inner_text("#occurred_on-text") == "Chủ Nhật, 26/07/2026"
+    sizes = page.locator("#summary").evaluate("(el) => [el.scrollHeight, el.clientHeight]")
+    assert sizes[0] <= sizes[1] + 1, f"the summary box cuts the text: {sizes}"
+    save(page)
+    assert page.inner_text("h1") == translated(site, "vi", "New entry")
+    assert page.locator('.appnav a[href="/capture"]').get_attribute("aria-current") == "page"

@@ -20,8 +20,9 @@ VERSION = re.compile(r'const SHELL_VERSION = "([^"]+)";')
 
 
 def fetch(client: FlaskClient, url: str) -> tuple[int, dict[str, str], bytes]:
-    """Status, headers and body, with the file the response streams closed again."""
-    with client.get(url) as response:
+    """Status, headers and body, with the file the response streams closed again; asked for
+    as the service worker asks (fetch(), not a navigation)."""
+    with client.get(url, headers={"Sec-Fetch-Dest": "empty"}) as response:
         return response.status_code, dict(response.headers), response.get_data()
 
 
@@ -51,7 +52,7 @@ def test_every_precached_url_answers_a_signed_in_phone(site: Site) -> None:
     body = client.get("/sw.js").get_data(as_text=True)
     version = VERSION.search(body).group(1)
     urls = json.loads(PRECACHE.search(body).group(1))
-    assert {"/capture", "/entries", "/offline", "/manifest.webmanifest"} <= set(urls)
+    assert {"/capture", "/entries", "/offline", "/login", "/manifest.webmanifest"} <= set(urls)
     assert f"/app/{version}/vendor/idb/index.js" in urls
     for url in urls:
         status, headers, _body = fetch(client, url)
@@ -145,3 +146,49 @@ def test_the_commune_list_answers_json_401_when_signed_out(site: Site) -> None:
     )
     assert response.status_code == 401
     assert response.get_json()["error"]["status"] == 401
+
+
+def test_the_worker_imports_this_versions_modules(site: Site) -> None:
+    """The same files the pages load (one download, compressed), not copies under /static/."""
+    body = site.app.test_client().get("/sw.js").get_data(as_text=True)
+    version = VERSION.search(body).group(1)
+    imports = re.findall(r"^import .* from '([^']+)';$", body, flags=re.MULTILINE)
+    assert imports and all(path.startswith(f"/app/{version}/js/") for path in imports)
+
+
+@pytest.mark.parametrize("encoding", ["br", "zstd", "gzip"])
+def test_the_shell_goes_out_compressed_and_cacheable_whoever_asks(
+    site: Site, encoding: str
+) -> None:
+    client = signed_in(site)
+    body = client.get("/sw.js").get_data(as_text=True)
+    urls = json.loads(PRECACHE.search(body).group(1))
+    raw = compressed = 0
+    for url in urls:
+        if not url.endswith((".js", ".css")) and not url.startswith("/capture"):
+            continue
+        headers = {"Accept-Encoding": encoding, "Sec-Fetch-Dest": "empty"}
+        with client.get(url, headers=headers) as response:
+            assert response.headers["Content-Encoding"] == encoding, url
+            vary = {v.strip().lower() for v in response.headers["Vary"].split(",")}
+            assert "accept-encoding" in vary, url
+            if url.startswith("/app/"):
+                # The same for everyone: kept by the browser whatever cookie it sends.
+                assert "cookie" not in vary, url
+            compressed += len(response.get_data())
+        with client.get(url, headers={"Sec-Fetch-Dest": "empty"}) as plain:
+            assert "Content-Encoding" not in plain.headers
+            raw += len(plain.get_data())
+    assert compressed < raw * 0.45, (raw, compressed)
+
+
+def test_json_and_pages_are_compressed_photos_are_not(site: Site) -> None:
+    assert not [t for t in site.app.config["COMPRESS_MIMETYPES"] if t.startswith("image/j")]
+    client = signed_in(site)
+    headers = {"Accept-Encoding": "gzip"}
+    assert client.get("/api/v1/reference", headers=headers).headers["Content-Encoding"] == "gzip"
+    assert client.get("/", headers=headers).headers["Content-Encoding"] == "gzip"
+    assert "Content-Encoding" not in client.get("/", headers={"Accept-Encoding": ""}).headers
+    manifest = client.get("/manifest.webmanifest")
+    again = client.get("/manifest.webmanifest", headers={"If-None-Match": manifest.headers["ETag"]})
+    assert again.status_code == 304  # the worker's copy costs no second download

@@ -3,10 +3,8 @@
 
 from __future__ import annotations
 
-import json
 import uuid
 from datetime import UTC, datetime
-from pathlib import Path
 
 from playwright.sync_api import BrowserContext, Page
 
@@ -118,6 +116,7 @@ def test_a_returned_entry_is_fixed_offline_and_resent_on_its_revision(
     page.click(f"li[data-id='{activity.id}'] a.button")
     page.wait_for_selector("#capture-form[data-ready=yes]", state="attached")
     assert note in page.inner_text("#edit-reason")
+    assert page.locator('.appnav a[href="/capture"]').get_attribute("aria-current") is None
     page.fill("#households_reached", "7")
     said = save(page)
     assert said == translated(site, "vi", "Changes saved on this phone; they will be sent again.")
@@ -128,6 +127,12 @@ def test_a_returned_entry_is_fixed_offline_and_resent_on_its_revision(
     wait_for(lambda: (row := one_row(site, summary)) and row.revision == 2 and row)
     [row] = site.activities(summary)
     assert (row.status, row.households_reached, row.id) == ("submitted", 7, activity.id)
+    # The reason stays in the entry's history, not on the corrected entry.
+    assert row.review_note is None
+    open_entries(page)
+    page.click("#sync-now")
+    [resent] = wait_listed(page, 1, "sent")
+    assert note not in resent["text"]
     wait_listed(page, 1, "sent")
 
 
@@ -159,37 +164,6 @@ def test_an_expired_sign_in_keeps_everything_and_asks_to_sign_in_again(
     wait_for(lambda: one_row(site, summary))
     wait_listed(page, 1, "sent")
     assert page.locator("#auth-banner").is_hidden()
-
-
-def test_sign_out_refuses_while_entries_are_unsent_and_offers_a_download(
-    site: Site, page: Page, tmp_path: Path
-) -> None:
-    summary = f"signout-{uuid.uuid4().hex[:8]}"
-    sign_in(page)
-    open_capture(page)
-    site.controlled.fail("POST", "/api/v1/sync/push", times=10**6, status=503)
-    try:
-        capture(
-            page,
-            summary,
-            site.ids["kind"],
-            (PhotoFile("keep.jpg", hostile_images.oriented_jpeg(1)),),
-        )
-        page.click("form[data-signout] button")
-        dialog = page.locator("#signout-dialog")
-        dialog.wait_for(state="visible")
-        assert page.url.endswith("/capture")  # still signed in
-        with page.expect_download() as download_info:
-            page.click("#signout-export")
-        exported = json.loads(Path(download_info.value.path()).read_text())
-        [entry] = exported["entries"]
-        assert entry["summary"] == summary and entry["state"] in ("local", "sending")
-        assert entry["photos"][0]["data_url"].startswith("data:image/jpeg;base64,")
-        page.click("#signout-anyway")
-        page.wait_for_url("**/login")
-    finally:
-        site.controlled.stop_failing()
-    assert site.activities(summary) == []
 
 
 def test_photos_are_retried_one_by_one_and_a_409_needs_attention(site: Site, page: Page) -> None:

@@ -50,3 +50,7 @@ class LanguageForm(FlaskForm):
         choices=[SelectChoice("vi", "Tiếng Việt"), SelectChoice("en", "English")],
         validate_choice=True,
     )
+
+
+class SignOutOthersForm(FlaskForm):
+    """Sign out on my other devices: a lost or shared phone stops being signed in."""

@@ -4,6 +4,7 @@ from flask import (
     Blueprint,
     current_app,
     flash,
+    make_response,
     redirect,
     render_template,
     request,
@@ -11,14 +12,15 @@ from flask import (
     url_for,
 )
 from flask.typing import ResponseReturnValue
-from flask_babel import force_locale, get_locale
+from flask_babel import force_locale, get_locale, ngettext
 from flask_babel import gettext as _
-from flask_login import current_user, login_required, login_user, logout_user
+from flask_login import current_user, login_required, login_user
 from sqlalchemy import update
 from werkzeug.wrappers import Response
 
 from webapp.api_errors import json_error
-from webapp.auth.forms import ChangePasswordForm, LanguageForm, LoginForm
+from webapp.auth import sessions
+from webapp.auth.forms import ChangePasswordForm, LanguageForm, LoginForm, SignOutOthersForm
 from webapp.auth.limits import ACCOUNT_SCOPE, account_key
 from webapp.auth.services import (
     PASSWORD_MIN,
@@ -32,6 +34,7 @@ from webapp.auth.services import (
 from webapp.database import begin_write
 from webapp.errors.handlers import wants_json
 from webapp.extensions import db, limiter
+from webapp.field.shell import shell_version
 from webapp.models import User
 from webapp.security import safe_next
 
@@ -68,20 +71,27 @@ def _failed(response: Response) -> bool:
     scope="login-address",
 )
 def login() -> ResponseReturnValue:
-    if current_user.is_authenticated:
+    # The phone's service worker keeps a copy of this page (fetched, not navigated to): it must
+    # get the form whoever is signed in. A person who opens the page while signed in goes home.
+    if current_user.is_authenticated and request.method == "GET" and _navigating():
         return redirect(url_for("main.home"))
     form = LoginForm()
     status = 200
     if form.validate_on_submit():
         user = authenticate(form.login.data or "", form.password.data or "")
         if user is not None:
+            replaced = sessions.current_token()
             record_sign_in(user)
+            # Signing in over an open session (a shared phone) ends that session.
+            sessions.end_session(replaced)
+            token = sessions.open_session(user, request.user_agent.string)
             db.session.commit()
             # A fresh session (no fixation), keeping the language chosen on the sign-in page.
             locale = user.locale or session.get("locale")
             session.clear()
             session.permanent = True
             login_user(user)
+            sessions.remember(token)
             if locale:
                 session["locale"] = locale
             if user.must_change_password:
@@ -91,16 +101,23 @@ def login() -> ResponseReturnValue:
         status = 401
     elif request.method == "POST":
         status = 400
-    return render_template("auth/login.html", form=form), status
+    cacheable = status == 200 and not session.get("_flashes")
+    response = make_response(render_template("auth/login.html", form=form), status)
+    if cacheable:
+        # The page belongs to the app shell: the service worker stores it for this version.
+        response.headers["Cache-Control"] = "no-cache"
+        response.headers["X-Shell-Version"] = shell_version()
+    return response
+
+
+def _navigating() -> bool:
+    """A page the browser opens (old browsers send no Sec-Fetch-Dest), not a fetch()."""
+    return request.headers.get("Sec-Fetch-Dest", "document") in ("document", "iframe")
 
 
 @bp.post("/logout")
 def logout() -> ResponseReturnValue:
-    locale = session.get("locale")
-    logout_user()
-    session.clear()
-    if locale:
-        session["locale"] = locale
+    sessions.sign_out()
     flash(_("You have signed out."), "info")
     return redirect(url_for("auth.login"))
 
@@ -115,6 +132,8 @@ OPEN_WHILE_PASSWORD_MUST_CHANGE = frozenset(
         "auth.change_password",
         "auth.login",
         "auth.logout",
+        "session_api.end_session",
+        "session_api.csrf_token",
         "main.set_language",
         "static",
         "field.asset",
@@ -145,12 +164,13 @@ def _require_own_password() -> ResponseReturnValue | None:
     return redirect(url_for("auth.change_password"))
 
 
-def _sign_in_again(user: User) -> None:
+def _sign_in_again(user: User, token: str) -> None:
     """After a password change: a fresh session for the new epoch (the others have ended)."""
     locale = session.get("locale")
     session.clear()
     session.permanent = True
     login_user(user)
+    sessions.remember(token)
     if locale:
         session["locale"] = locale
 
@@ -159,7 +179,29 @@ def _sign_in_again(user: User) -> None:
 @login_required
 def account() -> ResponseReturnValue:
     lang = current_user.locale or str(get_locale() or "vi").split("_")[0]
-    return render_template("auth/account.html", language_form=LanguageForm(lang=lang))
+    return render_template(
+        "auth/account.html",
+        language_form=LanguageForm(lang=lang),
+        sign_out_form=SignOutOthersForm(),
+        session_count=sessions.count_sessions(current_user),
+    )
+
+
+@bp.post("/account/sessions/end-others")
+@login_required
+def end_other_sessions() -> ResponseReturnValue:
+    if SignOutOthersForm().validate_on_submit():
+        user = current_user._get_current_object()
+        begin_write()
+        ended = sessions.end_other_sessions(user, sessions.current_token())
+        db.session.commit()
+        flash(
+            ngettext(
+                "Signed out on %(num)d other device.", "Signed out on %(num)d other devices.", ended
+            ),
+            "info",
+        )
+    return redirect(url_for("auth.account"))
 
 
 def _own_account_key() -> str:
@@ -203,8 +245,9 @@ def change_password() -> ResponseReturnValue:
                 form.new_password.errors = [str(error)]
                 status = 422
         else:
+            token = sessions.open_session(user, request.user_agent.string)
             db.session.commit()
-            _sign_in_again(user)
+            _sign_in_again(user, token)
             flash(_("Your password has been changed. Other devices are signed out."), "info")
             return redirect(url_for("main.home") if forced else url_for("auth.account"))
     elif request.method == "POST":

@@ -54,6 +54,7 @@ def client_messages() -> dict[str, str | dict[str, str]]:
             "The lists this form needs are not on this phone yet. Open this page once with a "
             "connection while signed in."
         ),
+        "loading": _("Loading…"),
         "signed_out_offline": _(
             "Nobody is signed in on this phone. Sign in (this needs a connection) to log entries."
         ),

@@ -12,6 +12,7 @@ from flask import (
     current_app,
     jsonify,
     render_template,
+    request,
     send_from_directory,
     url_for,
 )
@@ -75,8 +76,12 @@ def service_worker() -> ResponseReturnValue:
         f"const PRECACHE_URLS = {json.dumps(shell.precache_urls())};\n"
         f"const SHELL_PAGES = {json.dumps(list(shell.SHELL_PAGES))};\n"
         f"const OFFLINE_PAGE = {json.dumps(shell.OFFLINE_PAGE)};\n"
+        f"const SIGN_IN_PAGE = {json.dumps(shell.SIGN_IN_PAGE)};\n"
     )
-    body = preamble + (shell.STATIC / "sw.js").read_text(encoding="utf-8")
+    # The worker imports this version's modules, the very files the pages have loaded (and
+    # the HTTP cache holds), not a second, uncompressed copy from /static/.
+    source = (shell.STATIC / "sw.js").read_text(encoding="utf-8")
+    body = preamble + source.replace("'/static/js/", f"'{shell.asset_url('js/')}")
     response = Response(body, mimetype="text/javascript")
     response.headers["Service-Worker-Allowed"] = "/"
     response.headers["Cache-Control"] = NO_CACHE
@@ -120,7 +125,9 @@ def manifest() -> ResponseReturnValue:
         json.dumps(manifest_body(), ensure_ascii=False), mimetype="application/manifest+json"
     )
     response.headers["Cache-Control"] = NO_CACHE
-    return response
+    # The browser and the service worker both ask for it: the second ask costs a 304.
+    response.add_etag()
+    return response.make_conditional(request)
 
 
 @bp.get("/app/<version>/<path:filename>")
@@ -132,6 +139,9 @@ def asset(version: str, filename: str) -> ResponseReturnValue:
     response.headers["Cache-Control"] = (
         IMMUTABLE if version == shell.shell_version() else "no-store"
     )
+    # Read whole (the shell's files are small): it then goes out compressed, with its length.
+    response.direct_passthrough = False
+    response.make_sequence()
     return response
 
 

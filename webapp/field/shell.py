@@ -23,20 +23,26 @@ ASSET_GLOBS = (
     "css/field.css",
     "js/*.js",
     "vendor/idb/index.js",
-    "icons/*.png",
     "img/icon.svg",
 )
+# Not needed offline: the administration's scripts. (The manifest's icons are fetched by the
+# browser at install, from /static/icons/, and kept by the phone's launcher.)
+ASSET_EXCLUDED = ("js/admin-tree.js",)
 # Folders /app/<version>/ may serve from: the shell's own, nothing else under static/.
 ASSET_DIRS = ("css", "js", "vendor", "icons", "img")
 # Pages that render without per-user data and must open offline; network first.
 SHELL_PAGES = ("/capture", "/entries")
 OFFLINE_PAGE = "/offline"
+# The sign-in page, shown from the shell after a sign-out made with no signal.
+SIGN_IN_PAGE = "/login"
 # Everything else whose change must reach phones as a new version.
 _VERSION_INPUTS = (
     "static/sw.js",
     "webapp/field/routes.py",  # the manifest
     "webapp/templates/base.html",
     "webapp/field/templates/field/*.html",
+    "webapp/auth/templates/auth/login.html",
+    "webapp/templates/macros.html",
     "webapp/field/messages.py",
     "translations/*/LC_MESSAGES/messages.mo",
 )
@@ -46,7 +52,7 @@ def asset_paths() -> list[str]:
     found: list[str] = []
     for pattern in ASSET_GLOBS:
         found.extend(sorted(p.relative_to(STATIC).as_posix() for p in STATIC.glob(pattern)))
-    return found
+    return [path for path in found if path not in ASSET_EXCLUDED]
 
 
 @cache
@@ -82,6 +88,7 @@ def precache_urls() -> list[str]:
     return [
         *SHELL_PAGES,
         OFFLINE_PAGE,
+        SIGN_IN_PAGE,
         url_for("field.manifest"),
         *(asset_url(path) for path in asset_paths()),
     ]

@@ -16,7 +16,7 @@ from webapp.models.tally import (
     Target,
 )
 from webapp.models.unit import CELL_KINDS, HOLDING_KINDS, UNIT_KINDS, Unit
-from webapp.models.user import ROLE_RANK, ROLES, User
+from webapp.models.user import ROLE_RANK, ROLES, User, UserSession
 
 __all__ = [
     "CELL_KINDS",
@@ -44,5 +44,6 @@ __all__ = [
     "Target",
     "Unit",
     "User",
+    "UserSession",
     "utcnow",
 ]

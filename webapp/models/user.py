@@ -10,7 +10,7 @@ from sqlalchemy import Boolean, CheckConstraint, DateTime, ForeignKey, Integer, 
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from webapp.models.base import Base, utcnow
+from webapp.models.base import Base, BigId, utcnow
 from webapp.models.member import Member
 from webapp.models.unit import Unit
 from webapp.text import fold
@@ -82,3 +82,22 @@ class User(UserMixin, Base):
 
     def __repr__(self) -> str:
         return f"<User {self.username} {self.role}>"
+
+
+class UserSession(Base):
+    """One signed-in browser or phone. The session cookie names it by a random token (only the
+    token's hash is kept), so signing out ends it for good, even for a copy of the cookie: a
+    signed cookie alone cannot be taken back."""
+
+    __tablename__ = "user_session"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # The account's session epoch at sign-in: a password change or a deactivation moves the
+    # account's epoch, which ends this session without touching the row.
+    epoch: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # Moved at most once an hour (webapp.auth.sessions): enough to end idle sessions.
+    last_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    user_agent: Mapped[str | None] = mapped_column(String(200))

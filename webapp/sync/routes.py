@@ -6,7 +6,6 @@ from flask import Response, current_app, request
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from flask_smorest import Blueprint
-from flask_wtf.csrf import generate_csrf
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
 
 from webapp.api_errors import ErrorOut, json_error
@@ -19,7 +18,6 @@ from webapp.sync.schemas import (
     PushIn,
     PushOut,
     ReferenceOut,
-    SessionOut,
     storable_text,
 )
 
@@ -42,15 +40,6 @@ class _Envelope(Schema):
         validate=[validate.Length(max=limits.DEVICE_ID_LENGTH), storable_text],
     )
     activities = fields.List(fields.Raw(), required=True)
-
-
-@bp.get("/session")
-@bp.response(200, SessionOut)
-@bp.alt_response(401, schema=ErrorOut)
-@login_required
-def session_info() -> dict[str, Any]:
-    """Who is signed in, and a fresh CSRF token for the next unsafe request."""
-    return {"user": current_user, "csrf_token": generate_csrf()}
 
 
 @bp.post("/sync/push")

@@ -200,18 +200,3 @@ class ReferenceOut(Schema):
     members = fields.List(fields.Nested(MemberOut), required=True)
     kinds = fields.List(fields.Nested(NamedOut), required=True)
     programs = fields.List(fields.Nested(NamedOut), required=True)
-
-
-class SessionUserOut(Schema):
-    id = fields.Integer(required=True)
-    username = fields.String(required=True)
-    full_name = fields.String(required=True)
-    role = fields.String(required=True)
-    locale = fields.String(allow_none=True)
-    scope_unit_id = fields.Integer(required=True)
-    member_id = fields.Integer(allow_none=True)
-
-
-class SessionOut(Schema):
-    user = fields.Nested(SessionUserOut, required=True)
-    csrf_token = fields.String(required=True)

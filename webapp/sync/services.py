@@ -236,6 +236,9 @@ def _apply_to_existing(item: _Item, user: User, device_id: str | None) -> ItemRe
         existing.content_hash = item.content_hash
         existing.revision += 1
         existing.status = "submitted"
+        # The reason it was returned for now belongs to the history (the revision kept above
+        # and the audit events), not to the corrected entry.
+        existing.review_note = None
         existing.device_id = device_id
         db.session.execute(delete(Participation).where(Participation.activity_id == existing.id))
         _insert_participations(
