@@ -202,6 +202,8 @@ class LiveServer:
     app: Flask | None = None
     # Tracebacks of exceptions the app did not handle (they answered 500); threaded server only.
     errors: list[str] = field(default_factory=list)
+    # The server's process (gunicorn's master), for tests that stop or kill a node.
+    process: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
@@ -295,7 +297,8 @@ def gunicorn_server(
 ) -> Iterator[LiveServer]:
     """`gunicorn 'webapp:create_app()'` in a subprocess, configured by `env` (DATABASE_URL, ...).
 
-    Sync workers unless `threads` > 1 (then gthread). Stopped with SIGTERM on exit.
+    Sync workers unless `threads` > 1 (then gthread); the settings given here override
+    gunicorn.conf.py's. Stopped with SIGTERM on exit.
     """
     port = free_port()
     gunicorn = Path(sys.executable).with_name("gunicorn")
@@ -316,6 +319,27 @@ def gunicorn_server(
         *extra_args,
         "webapp:create_app()",
     ]
+    with _running(args, env, port, log_path) as server:
+        yield server
+
+
+@contextlib.contextmanager
+def gunicorn_production(
+    env: Mapping[str, str], *, port: int | None = None, log_path: Path | None = None
+) -> Iterator[LiveServer]:
+    """The documented production command, `gunicorn wsgi:app` in the project folder: every
+    setting from gunicorn.conf.py, the address from GUNICORN_BIND."""
+    port = port or free_port()
+    gunicorn = Path(sys.executable).with_name("gunicorn")
+    env = {**env, "GUNICORN_BIND": f"127.0.0.1:{port}"}
+    with _running([str(gunicorn), "wsgi:app"], env, port, log_path) as server:
+        yield server
+
+
+@contextlib.contextmanager
+def _running(
+    args: list[str], env: Mapping[str, str], port: int, log_path: Path | None
+) -> Iterator[LiveServer]:
     log = open(log_path or os.devnull, "ab")  # noqa: SIM115 (closed below)
     process = subprocess.Popen(
         args,
@@ -332,7 +356,7 @@ def gunicorn_server(
             log.flush()
             tail = log_path.read_text(errors="replace")[-3000:] if log_path else ""
             raise RuntimeError(f"gunicorn did not start: {exc}\n{tail}") from exc
-        yield LiveServer("127.0.0.1", port)
+        yield LiveServer("127.0.0.1", port, process=process)
     finally:
         process.send_signal(signal.SIGTERM)
         try:

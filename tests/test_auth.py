@@ -154,7 +154,7 @@ def test_deactivated_user_cannot_sign_in_and_is_not_told_why(world, client):
 
 def test_signed_in_user_visiting_login_goes_home(world, auth: Auth, client):
     auth.login("canbo")
-    response = client.get("/login")
+    response = client.get("/login", headers={"Sec-Fetch-Dest": "document"})
     assert response.status_code == 302
     assert response.headers["Location"] == "/"
 

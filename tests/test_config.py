@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import logging
+import json
 import os
 import re
 import stat
@@ -165,15 +165,17 @@ def test_server_database_gets_pre_ping(tmp_path, monkeypatch):
     assert Config(tmp_path, "development").SQLALCHEMY_ENGINE_OPTIONS == {"pool_pre_ping": True}
 
 
-def test_production_on_sqlite_is_allowed_but_logged(tmp_path, monkeypatch, caplog):
+def test_production_on_sqlite_is_allowed_but_logged(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("SECRET_KEY", "k" * 64)
     monkeypatch.setenv("APP_ENV", "production")
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'prod.sqlite3'}")
-    with caplog.at_level(logging.WARNING):
-        app = create_app()
+    app = create_app()
     try:
         assert app.config["SQLITE_IN_PRODUCTION"] is True
-        assert any("SQLite" in r.getMessage() for r in caplog.records)
+        # Production logs are JSON lines on standard error (webapp/logs.py).
+        lines = [json.loads(line) for line in capsys.readouterr().err.splitlines() if line]
+        [warning] = [line for line in lines if "SQLite" in line["message"]]
+        assert warning["level"] == "WARNING" and warning["name"] == "webapp"
     finally:
         with app.app_context():
             db.engine.dispose()

@@ -134,3 +134,32 @@ def test_openapi_document_lists_the_endpoints(client):
     } <= set(spec["paths"])
     push_body = spec["paths"]["/api/v1/sync/push"]["post"]["requestBody"]
     assert "ActivityIn" in str(push_body) or "PushIn" in str(push_body)
+
+
+def test_a_returned_entry_comes_with_its_content_for_a_phone_without_it(world, cadre_client):
+    """After a sign-out (or on another phone) the cadre must still be able to fix it."""
+    from tests import hostile_images
+    from tests.test_photo_api import put_photo
+
+    item = activity_payload(world, photos_expected=1, notes=None, program_id=None)
+    push(cadre_client, [item])
+    photo_id = str(uuid.uuid4())
+    assert put_photo(cadre_client, item["id"], hostile_images.oriented_jpeg(1), photo_id=photo_id)
+    other = activity_payload(world)
+    push(cadre_client, [other])
+    stored = db.session.get(Activity, uuid.UUID(item["id"]))
+    rollup.watch([stored.id])
+    stored.status, stored.review_note = "returned", "Thiếu ảnh"
+    db.session.commit()
+    outcomes = {o["id"]: o for o in cadre_client.get("/api/v1/sync/pull").get_json()["outcomes"]}
+    assert "entry" not in outcomes[other["id"]]  # only returned entries carry their content
+    entry = outcomes[item["id"]]["entry"]
+    for name in ("unit_id", "kind_id", "occurred_on", "summary", "village", "lat", "lon"):
+        assert entry[name] == item[name], name
+    assert entry["program_id"] is None and entry["notes"] is None
+    assert sorted(entry["participant_ids"]) == sorted(item["participant_ids"])
+    assert entry["photo_ids"] == [photo_id]
+    # What the phone sends back as it is must be accepted: the time keeps its zone.
+    fixed = {**item, **{k: entry[k] for k in ("captured_at", "summary")}, "base_revision": 1}
+    fixed["summary"] = "Đã bổ sung ảnh"
+    assert push(cadre_client, [fixed]).get_json()["results"][0]["status"] == "updated"

@@ -14,6 +14,8 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from webapp.config import Config
 from webapp.cookie_session import CookieSessionInterface
 from webapp.extensions import api, babel, compress, csrf, db, limiter, login_manager, migrate
+from webapp.logs import register_logging
+from webapp.photos.storage import storage_from_config
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -27,11 +29,14 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     )
     app.config.from_object(Config.from_env(Path(app.instance_path), **dict(config or {})))
     app.session_interface = CookieSessionInterface()
+    register_logging(app)
     if app.config["TRUSTED_PROXIES"]:
         hops = app.config["TRUSTED_PROXIES"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
     if app.config.get("SQLITE_IN_PRODUCTION"):
         app.logger.warning("Production is running on SQLite: fine for one box, not for several.")
+    # A PHOTO_STORAGE that names nothing usable stops the start here, with its reason.
+    storage_from_config(app.config)
     register_extensions(app)
     register_blueprints(app)
     register_commands(app)
@@ -59,7 +64,7 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    from webapp import auth, field, main, review, sync, tallies
+    from webapp import auth, field, health, main, review, sync, tallies
     from webapp.auditlog.routes import bp as auditlog_bp
     from webapp.auth import api as session_api
     from webapp.errors import register_error_handlers
@@ -73,6 +78,7 @@ def register_blueprints(app: Flask) -> None:
     from webapp.units.routes import bp as units_bp
     from webapp.users.routes import bp as users_bp
 
+    app.register_blueprint(health.bp)
     app.register_blueprint(auth.bp)
     app.register_blueprint(main.bp)
     app.register_blueprint(field.bp)

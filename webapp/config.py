@@ -78,7 +78,12 @@ class Config:
         self.REMEMBER_COOKIE_HTTPONLY = True
         self.MAX_CONTENT_LENGTH = _env_int("MAX_CONTENT_LENGTH", 16 * 1024 * 1024)
         self.PHOTO_MAX_BYTES = _env_int("PHOTO_MAX_BYTES", 15 * 1024 * 1024)
+        # "folder" (PHOTO_DIR), or "s3://bucket/prefix" with the S3_* settings below and the
+        # credentials from boto3's chain (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, a role).
         self.PHOTO_STORAGE = os.environ.get("PHOTO_STORAGE", "folder")
+        self.S3_ENDPOINT_URL = os.environ.get("S3_ENDPOINT_URL") or None
+        self.S3_REGION = os.environ.get("S3_REGION", "us-east-1")
+        self.S3_TIMEOUT = _env_int("S3_TIMEOUT", 10)
         self.WTF_CSRF_TIME_LIMIT = None  # the session lifetime bounds the token
         self.WTF_CSRF_HEADERS = ["X-CSRFToken"]
         self.PASSWORD_HASH_METHOD = "scrypt"  # noqa: S105  (a method name: Werkzeug's default cost)
@@ -91,6 +96,12 @@ class Config:
         self.LOGIN_LIMIT_PER_ADDRESS = os.environ.get(
             "LOGIN_LIMIT_PER_ADDRESS", "30 per 15 minutes"
         )
+        # JSON lines for log collectors in production (webapp/logs.py), Flask's own elsewhere.
+        self.LOG_FORMAT = os.environ.get("LOG_FORMAT") or ("json" if production else "text")
+        if self.LOG_FORMAT not in ("json", "text"):
+            raise ConfigError(f"LOG_FORMAT must be json or text, got {self.LOG_FORMAT!r}")
+        self.LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO").upper()
+        self.LOG_REQUESTS = _env_bool("LOG_REQUESTS", production)
         self.BABEL_DEFAULT_LOCALE = "vi"
         self.BABEL_DEFAULT_TIMEZONE = os.environ.get("APP_TIMEZONE", "Asia/Ho_Chi_Minh")
         self.LANGUAGES = ("vi", "en")

@@ -1,10 +1,11 @@
-"""Flask's signed-cookie session, minus a `Vary: Cookie` where the answer cannot depend on it.
+"""Flask's signed-cookie session, minus the cookie where an answer is the same for everyone.
 
-Flask adds `Vary: Cookie` to every response whose request looked at the session, and
-Flask-Login looks after every request. The app shell's versioned files and the static files are
-the same for everyone, but with that header a browser keeps them only for the exact cookie it
-sent, and the cookie changes at sign-in and whenever the session is refreshed: phones would
-download the shell again and again.
+The app shell's versioned files and the static files are public and kept by browsers for a year.
+Flask would otherwise (a) refresh the session cookie on them (`Set-Cookie` on a response marked
+`public` could hand one person's session to others through a shared cache, and costs bytes on
+2G), and (b) add `Vary: Cookie` to them, because Flask-Login looks at the session after every
+request: a browser then keeps them only for the exact cookie it sent, and the cookie changes at
+sign-in and at every refresh, so phones would download the shell again and again.
 """
 
 from __future__ import annotations
@@ -17,10 +18,17 @@ from werkzeug.wrappers import Response
 SHARED_ENDPOINTS = frozenset({"static", "field.asset"})
 
 
+def _shared() -> bool:
+    return request.endpoint in SHARED_ENDPOINTS
+
+
 class CookieSessionInterface(SecureCookieSessionInterface):
+    def should_set_cookie(self, app: Flask, session: SessionMixin) -> bool:
+        return not _shared() and super().should_set_cookie(app, session)
+
     def save_session(self, app: Flask, session: SessionMixin, response: Response) -> None:
         super().save_session(app, session, response)
-        if request.endpoint in SHARED_ENDPOINTS:
+        if _shared():
             kept = [value for value in response.vary if value.lower() != "cookie"]
             if kept:
                 response.headers["Vary"] = ", ".join(kept)

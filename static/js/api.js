@@ -76,9 +76,11 @@ export async function csrfToken() {
   return (await json('/api/v1/csrf-token')).csrf_token;
 }
 
-/** End the session on the server, if `userId` is the one signed in here (204 either way). */
-export async function endSession(token, userId) {
-  const query = userId == null ? '' : `?${new URLSearchParams({ user_id: String(userId) })}`;
+/** End the session on the server, if it is the one named (`session_id`, else `user_id`'s);
+ *  204 either way. */
+export async function endSession(token, { session_id: sessionId, user_id: userId } = {}) {
+  const named = sessionId ? { session_id: sessionId } : userId != null ? { user_id: String(userId) } : {};
+  const query = Object.keys(named).length ? `?${new URLSearchParams(named)}` : '';
   await call(`/api/v1/session${query}`, { method: 'DELETE', headers: { 'X-CSRFToken': token } });
 }
 

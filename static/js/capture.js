@@ -3,7 +3,8 @@
 
 import { requestBackgroundSync, syncNow } from './autosync.js';
 import * as store from './db.js';
-import { formatDate, lang, t, todayIso } from './i18n.js';
+import { showDay, growAll, markNewEntryTab } from './capture-ui.js';
+import { lang, t, todayIso } from './i18n.js';
 import { askPersistentStorage, notice, startPage, stillLoading, user } from './page.js';
 import { PhotoPicker } from './photo-picker.js';
 import { Roster } from './roster.js';
@@ -110,34 +111,6 @@ function clearPosition() {
   state.gpsRequest += 1;
   state.gps = null;
   showGps(t('gps_none'));
-}
-
-// --- small helpers of the form ----------------------------------------------------------
-
-function showDate() {
-  const day = $('occurred_on').value;
-  $('occurred_on-text').textContent = /^\d{4}-\d{2}-\d{2}$/.test(day) ? formatDate(day, { weekday: true }) : '';
-}
-
-/** The "New entry" tab is the current page only while the form makes a new entry. */
-function markNav(editing) {
-  const tab = document.querySelector('.appnav a[href="/capture"]');
-  if (!tab) return;
-  if (editing) tab.removeAttribute('aria-current');
-  else tab.setAttribute('aria-current', 'page');
-}
-
-const GROWS = typeof CSS !== 'undefined' && CSS.supports?.('field-sizing', 'content');
-
-/** Where the browser cannot size a text box to its text, do it here. */
-function grow(textarea) {
-  if (GROWS) return;
-  textarea.style.height = 'auto';
-  textarea.style.height = `${textarea.scrollHeight + 2}px`;
-}
-
-function growAll() {
-  for (const box of form.querySelectorAll('textarea.grow')) grow(box);
 }
 
 // --- validation -------------------------------------------------------------------------
@@ -293,8 +266,8 @@ function resetForm() {
   $('summary').value = '';
   $('notes').value = '';
   $('form-title').textContent = $('form-title').dataset.new;
-  markNav(false);
-  growAll();
+  markNewEntryTab(true);
+  growAll(form);
   $('edit-reason').hidden = true;
   if (location.search) history.replaceState(null, '', location.pathname);
   roster.reset();
@@ -325,14 +298,14 @@ async function startEditing(id) {
   state.editing = entry;
   const kept = (await store.photosOf(id)).filter((p) => p.state !== 'needs_attention').length;
   $('form-title').textContent = $('form-title').dataset.edit;
-  markNav(true);
+  markNewEntryTab(false);
   const reason = reasonText(entry);
   $('edit-reason').textContent = reason;
   $('edit-reason').hidden = !reason;
   $('kind_id').value = String(entry.kind_id); // stays empty if the kind is no longer offered
   $('program_id').value = entry.program_id ? String(entry.program_id) : '';
   $('occurred_on').value = entry.occurred_on;
-  showDate();
+  showDay($('occurred_on'), $('occurred_on-text'));
   $('unit_id').value = String(entry.unit_id);
   roster.select(entry.participant_ids);
   showRoster();
@@ -342,7 +315,7 @@ async function startEditing(id) {
   state.gps = entry.lat == null ? null : { lat: entry.lat, lon: entry.lon, accuracy_m: entry.accuracy_m };
   showGps(state.gps ? t('gps_done', { m: Math.round(entry.accuracy_m ?? 0) }) : t('gps_none'));
   photos.clear(kept);
-  growAll();
+  growAll(form);
 }
 
 // --- start ------------------------------------------------------------------------------
@@ -380,10 +353,11 @@ $('form-title').dataset.new = $('form-title').textContent;
 $('occurred_on').value = todayIso();
 $('occurred_on').max = todayIso();
 $('occurred_on').min = '2000-01-01';
-showDate();
-$('occurred_on').addEventListener('input', showDate);
-$('occurred_on').addEventListener('change', showDate);
-for (const box of form.querySelectorAll('textarea.grow')) box.addEventListener('input', () => grow(box));
+showDay($('occurred_on'), $('occurred_on-text'));
+for (const type of ['input', 'change']) {
+  $('occurred_on').addEventListener(type, () => showDay($('occurred_on'), $('occurred_on-text')));
+}
+growAll(form, { follow: true });
 form.addEventListener('submit', save);
 $('unit_id').addEventListener('change', () => {
   showRoster();

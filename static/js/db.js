@@ -7,10 +7,12 @@
 //             peek → send → delete: a record leaves only once the server answered for it
 //   photos    downscaled photos {id, activity_id, user_id, blob, sha256, ..., state}
 //   reference the sync API's reference data and the commune list, per user
-//   meta      small values: device id, signed-in user, pull cursors, sync flags
+//   meta      small values: device id, signed-in user and session, pull cursors, sync flags,
+//             `generation` (moved by every sign-out) and `signout_pending`
 //
 // Only IndexedDB work happens inside a transaction (no fetch, no timers): a transaction
 // that waits on anything else commits early and the next request on it throws.
+// The outbox and photo states live in outbox.js, what has not been sent in unsent.js.
 
 import { openDB } from '../vendor/idb/index.js';
 
@@ -76,22 +78,65 @@ export async function sessionUser() {
   return (await getMeta('session')) ?? null;
 }
 
-// --- reference data ---------------------------------------------------------------------
+// --- what the phone keeps for the signed-in user -------------------------------------------
+
+/**
+ * A sync run or a page that fetched something for the user before a sign-out on this phone
+ * must not write it back after: such writes go through `writeForUser`, which checks in the
+ * same transaction that no sign-out happened since the caller read `generation()`.
+ */
+export class SignedOutMeanwhile extends Error {
+  constructor() {
+    super('signed out on this phone meanwhile');
+    this.name = 'SignedOutMeanwhile';
+  }
+}
+
+export async function generation() {
+  return (await getMeta('generation')) ?? 0;
+}
+
+export async function writeForUser(seen, stores, work) {
+  const db = await database();
+  const tx = db.transaction([...new Set([...stores, 'meta'])], 'readwrite');
+  const current = (await tx.objectStore('meta').get('generation')) ?? 0;
+  let result;
+  if (current === seen) result = await work(tx);
+  await tx.done;
+  if (current !== seen) throw new SignedOutMeanwhile();
+  return result;
+}
+
+/** Who /api/v1/session says is signed in, and which session: the phone adopts them. */
+export function adoptSession(seen, user, sessionId) {
+  return writeForUser(seen, ['meta'], async (tx) => {
+    const meta = tx.objectStore('meta');
+    await meta.put(user, 'session');
+    await meta.put(sessionId ?? null, 'session_id');
+    await meta.put(false, 'auth_required');
+  });
+}
 
 export async function getReference(userId) {
   return (await database()).get('reference', `ref:${userId}`);
 }
 
-export async function putReference(userId, etag, data) {
-  await (await database()).put('reference', { key: `ref:${userId}`, etag, data, at: Date.now() });
+export function putReference(seen, userId, etag, data) {
+  return writeForUser(seen, ['reference'], (tx) => tx.objectStore('reference')
+    .put({ key: `ref:${userId}`, etag, data, at: Date.now() }));
 }
 
 export async function getPlaces(userId) {
   return (await (await database()).get('reference', `places:${userId}`))?.data ?? null;
 }
 
-export async function putPlaces(userId, data) {
-  await (await database()).put('reference', { key: `places:${userId}`, data, at: Date.now() });
+export function putPlaces(seen, userId, data) {
+  return writeForUser(seen, ['reference'], (tx) => tx.objectStore('reference')
+    .put({ key: `places:${userId}`, data, at: Date.now() }));
+}
+
+export function setCursor(seen, userId, cursor) {
+  return writeForUser(seen, ['meta'], (tx) => tx.objectStore('meta').put(cursor, `cursor:${userId}`));
 }
 
 // --- saving entries ---------------------------------------------------------------------
@@ -163,272 +208,4 @@ export async function photosByEntry(userId) {
     grouped.get(photo.activity_id).push(photo);
   }
   return grouped;
-}
-
-// --- the outbox: peek, send, then delete ------------------------------------------------
-
-/** The oldest queued entries of this user, with the stamp they were queued under. */
-export async function peekOutbox(userId, limit) {
-  const db = await database();
-  const tx = db.transaction(['outbox', 'entries']);
-  const queued = (await tx.objectStore('outbox').getAll())
-    .filter((item) => item.user_id === userId)
-    .sort((a, b) => a.queued_at - b.queued_at)
-    .slice(0, limit);
-  const batch = [];
-  for (const item of queued) {
-    const entry = await tx.objectStore('entries').get(item.id);
-    if (entry) batch.push({ queued_at: item.queued_at, entry });
-  }
-  await tx.done;
-  return batch;
-}
-
-async function updateEntries(ids, change) {
-  const db = await database();
-  const tx = db.transaction('entries', 'readwrite');
-  for (const id of ids) {
-    const entry = await tx.store.get(id);
-    if (entry && change(entry) !== false) await tx.store.put(entry);
-  }
-  await tx.done;
-}
-
-export function markSending(ids) {
-  return updateEntries(ids, (entry) => {
-    if (entry.state !== 'local') return false;
-    entry.state = 'sending';
-    return true;
-  });
-}
-
-/** After a failed attempt (or an interrupted one): back to "on this phone". */
-export function releaseSending(ids) {
-  return updateEntries(ids, (entry) => {
-    if (entry.state !== 'sending') return false;
-    entry.state = 'local';
-    return true;
-  });
-}
-
-export async function releaseAllSending() {
-  const db = await database();
-  const ids = (await db.getAll('entries')).filter((e) => e.state === 'sending').map((e) => e.id);
-  await releaseSending(ids);
-}
-
-export function stateForServerStatus(status) {
-  return { confirmed: 'confirmed', returned: 'returned' }[status] ?? 'sent';
-}
-
-const ACCEPTED = new Set(['created', 'updated', 'unchanged']);
-
-/**
- * Apply the server's answer for each sent entry. An outbox record is deleted only if it is
- * still the one that was sent: an entry changed meanwhile stays queued, now carrying the
- * server's revision as its base.
- */
-export async function applyPushResults(batch, results) {
-  const byId = new Map(results.map((r) => [r.id, r]));
-  const db = await database();
-  const tx = db.transaction(['entries', 'outbox'], 'readwrite');
-  const entries = tx.objectStore('entries');
-  const outbox = tx.objectStore('outbox');
-  const outcome = { accepted: 0, attention: 0, missing: 0 };
-  for (const { entry: sent, queued_at: queuedAt } of batch) {
-    const result = byId.get(sent.id);
-    const entry = await entries.get(sent.id);
-    if (!entry) continue;
-    if (!result) {
-      outcome.missing += 1;
-      if (entry.state === 'sending') entry.state = 'local';
-      await entries.put(entry);
-      continue;
-    }
-    const queued = await outbox.get(sent.id);
-    const unchangedSince = queued?.queued_at === queuedAt;
-    if (unchangedSince) await outbox.delete(sent.id);
-    if (result.revision != null) entry.revision = result.revision;
-    if (ACCEPTED.has(result.status)) {
-      outcome.accepted += 1;
-      entry.server_status = result.server_status ?? 'submitted';
-      entry.errors = null;
-      entry.state = unchangedSince ? stateForServerStatus(entry.server_status) : 'local';
-      entry.sent_at = new Date().toISOString();
-    } else {
-      outcome.attention += 1;
-      entry.errors = result.errors ?? { _schema: [result.status] };
-      entry.state = unchangedSince ? 'needs_attention' : 'local';
-    }
-    await entries.put(entry);
-  }
-  await tx.done;
-  return outcome;
-}
-
-/** The whole batch was refused (a 4xx other than sign-in): each entry needs attention. */
-export async function failBatch(batch, message) {
-  const db = await database();
-  const tx = db.transaction(['entries', 'outbox'], 'readwrite');
-  for (const { entry: sent, queued_at: queuedAt } of batch) {
-    const entry = await tx.objectStore('entries').get(sent.id);
-    const queued = await tx.objectStore('outbox').get(sent.id);
-    if (!entry || queued?.queued_at !== queuedAt) continue;
-    await tx.objectStore('outbox').delete(sent.id);
-    entry.state = 'needs_attention';
-    entry.errors = { _schema: [message] };
-    await tx.objectStore('entries').put(entry);
-  }
-  await tx.done;
-}
-
-// --- photos -----------------------------------------------------------------------------
-
-/** Photos still to upload whose entry the server has accepted, oldest entry first. */
-export async function photosToSend(userId) {
-  const db = await database();
-  const tx = db.transaction(['photos', 'entries']);
-  const ready = [];
-  for (const photo of await tx.objectStore('photos').getAll()) {
-    if (photo.user_id !== userId || photo.state !== 'pending' || !photo.blob) continue;
-    const entry = await tx.objectStore('entries').get(photo.activity_id);
-    if (entry?.revision != null) ready.push(photo);
-  }
-  await tx.done;
-  return ready.sort((a, b) => (a.added_at ?? 0) - (b.added_at ?? 0));
-}
-
-/** Uploaded: the server keeps the photo now, so the phone frees its bytes. */
-export async function photoSent(photoId) {
-  const db = await database();
-  const tx = db.transaction('photos', 'readwrite');
-  const photo = await tx.store.get(photoId);
-  if (photo) {
-    photo.state = 'sent';
-    photo.blob = null;
-    photo.error = null;
-    await tx.store.put(photo);
-  }
-  await tx.done;
-}
-
-/** Count a refused upload; resolves to how many there have been. */
-export async function photoFailed(photoId) {
-  const db = await database();
-  const tx = db.transaction('photos', 'readwrite');
-  const photo = await tx.store.get(photoId);
-  let failures = 0;
-  if (photo) {
-    failures = (photo.failures ?? 0) + 1;
-    photo.failures = failures;
-    await tx.store.put(photo);
-  }
-  await tx.done;
-  return failures;
-}
-
-export async function photoProblem(photoId, message) {
-  const db = await database();
-  const tx = db.transaction('photos', 'readwrite');
-  const photo = await tx.store.get(photoId);
-  if (photo) {
-    photo.state = 'needs_attention';
-    photo.error = message;
-    await tx.store.put(photo);
-  }
-  await tx.done;
-}
-
-// --- outcomes from sync/pull ------------------------------------------------------------
-
-/** Review outcomes; applied idempotently (pull may repeat recent ones). */
-export async function applyOutcomes(userId, outcomes) {
-  if (!outcomes.length) return 0;
-  const db = await database();
-  const tx = db.transaction(['entries', 'outbox'], 'readwrite');
-  let changed = 0;
-  for (const outcome of outcomes) {
-    const entry = await tx.objectStore('entries').get(outcome.id);
-    if (!entry || entry.user_id !== userId) continue;
-    if (entry.revision != null && outcome.revision < entry.revision) continue;
-    entry.review_note = outcome.review_note ?? null;
-    entry.reviewed_at = outcome.reviewed_at ?? null;
-    entry.photos_missing = outcome.photos_missing;
-    // A change waiting in the outbox, or a problem the user must fix, wins over the server.
-    const queued = await tx.objectStore('outbox').get(outcome.id);
-    if (!queued && entry.state !== 'needs_attention') {
-      entry.revision = outcome.revision;
-      entry.server_status = outcome.status;
-      entry.state = stateForServerStatus(outcome.status);
-    }
-    await tx.objectStore('entries').put(entry);
-    changed += 1;
-  }
-  await tx.done;
-  return changed;
-}
-
-// --- signing out -------------------------------------------------------------------------
-
-/**
- * The phone forgets the user at once: who is signed in, their lists, their pull position and
- * every entry of theirs that the server holds in full. What has not reached the server stays
- * (the sign-out guard made the user download a copy first), for them to send after signing
- * in again. `signout_pending` tells the sync engine and the service worker to end the
- * server's session at the next connection.
- */
-export async function forgetUser(userId) {
-  const unsent = userId == null ? new Set() : await unsentEntryIds(userId);
-  const db = await database();
-  const tx = db.transaction(['entries', 'photos', 'reference', 'meta'], 'readwrite');
-  if (userId != null) {
-    for (const entry of await tx.objectStore('entries').index('user_id').getAll(userId)) {
-      if (!unsent.has(entry.id)) await tx.objectStore('entries').delete(entry.id);
-    }
-    for (const photo of await tx.objectStore('photos').getAll()) {
-      if (photo.user_id === userId && !unsent.has(photo.activity_id)) {
-        await tx.objectStore('photos').delete(photo.id);
-      }
-    }
-    await tx.objectStore('reference').delete(`ref:${userId}`);
-    await tx.objectStore('reference').delete(`places:${userId}`);
-    await tx.objectStore('meta').delete(`cursor:${userId}`);
-  }
-  const meta = tx.objectStore('meta');
-  await meta.put(null, 'session');
-  await meta.put(false, 'auth_required');
-  await meta.delete('last_sync');
-  await meta.put({ user_id: userId, at: Date.now() }, 'signout_pending');
-  await tx.done;
-}
-
-// --- what has not reached the server ----------------------------------------------------
-
-/** Entries with something not on the server (queued, refused, a photo left); all users by default. */
-export async function unsentEntryIds(userId = null) {
-  const mine = (record) => userId === null || record.user_id === userId;
-  const db = await database();
-  const tx = db.transaction(['entries', 'outbox', 'photos']);
-  const ids = new Set();
-  for (const item of await tx.objectStore('outbox').getAll()) if (mine(item)) ids.add(item.id);
-  for (const entry of await tx.objectStore('entries').getAll()) {
-    if (mine(entry) && entry.state === 'needs_attention') ids.add(entry.id);
-  }
-  for (const photo of await tx.objectStore('photos').getAll()) {
-    if (mine(photo) && photo.state !== 'sent') ids.add(photo.activity_id);
-  }
-  await tx.done;
-  return ids;
-}
-
-/** What the export file holds: the user's unsent entries and their photos (as Blobs). */
-export async function unsentForExport(userId = null) {
-  const ids = await unsentEntryIds(userId);
-  const db = await database();
-  const result = [];
-  for (const id of ids) {
-    const entry = await db.get('entries', id);
-    if (entry) result.push({ entry, photos: await db.getAllFromIndex('photos', 'activity_id', id) });
-  }
-  return result;
 }

@@ -1,7 +1,7 @@
 // "Download unsent entries": a JSON file with every entry that has not fully reached the
 // server, photos included, so nothing is lost when someone must sign out or hand the phone on.
 
-import { unsentForExport } from './db.js';
+import { unsentForExport } from './unsent.js';
 
 function dataUrl(blob) {
   return new Promise((resolve, reject) => {

@@ -3,40 +3,46 @@
 // network at all. So: say what is going on, and before sending the form finish the sign-out
 // on the server and put fresh tokens in.
 
-import { csrfToken } from './api.js';
+import { ApiError, csrfToken } from './api.js';
+import { setMeta } from './db.js';
 import { finishSignOut } from './signout.js';
 
 const form = document.querySelector('form[data-signin]');
 const notice = document.getElementById('signin-notice');
 const signedOut = new URLSearchParams(location.search).has('signed_out');
 
-function showState() {
-  const text = navigator.onLine ? (signedOut ? notice.dataset.signedOut : '') : notice.dataset.offline;
-  notice.textContent = text;
+function say(text) {
+  notice.textContent = text ?? '';
   notice.hidden = !text;
 }
 
-/** Resolves to true when the forms on the page carry a token the server accepts now. */
+function showState() {
+  say(navigator.onLine ? (signedOut ? notice.dataset.signedOut : '') : notice.dataset.offline);
+}
+
+/** Put tokens the server accepts now into the page's forms; resolves to what went wrong:
+ *  null, 'offline' (no answer) or 'server' (an answer, but not a good one). */
 async function renewTokens() {
   try {
-    if (!(await finishSignOut())) return false;
+    if (!(await finishSignOut())) return 'offline';
     const token = await csrfToken();
     for (const input of document.querySelectorAll('input[name="csrf_token"]')) input.value = token;
-    return true;
-  } catch {
-    return false;
+    return null;
+  } catch (error) {
+    return error instanceof ApiError && error.kind !== 'network' ? 'server' : 'offline';
   }
 }
 
 form?.addEventListener('submit', async (event) => {
   if (form.dataset.renewed === 'yes') return;
   event.preventDefault();
-  if (!(await renewTokens())) {
-    showState();
-    notice.textContent = notice.dataset.offline;
-    notice.hidden = false;
+  const problem = await renewTokens();
+  if (problem) {
+    say(problem === 'offline' ? notice.dataset.offline : notice.dataset.failed);
     return;
   }
+  // Whoever signs in now: the phone shows nobody until the server has said who.
+  await setMeta('session', null).catch(() => {});
   form.dataset.renewed = 'yes';
   form.requestSubmit();
 });

@@ -7,6 +7,7 @@ import * as store from './db.js';
 import { downloadUnsent } from './export.js';
 import { formatBytes, formatTime, t } from './i18n.js';
 import { finishSignOut } from './signout.js';
+import { unsentEntryIds } from './unsent.js';
 import { announce, listen } from './sync.js';
 import './shell.js';
 
@@ -64,7 +65,7 @@ async function renderSyncBar() {
   const authNeeded = Boolean(await store.getMeta('auth_required'));
   // Signed out (or never signed in on this phone): the same way back in.
   $('auth-banner').hidden = !(authNeeded || (!currentUser && !stillLoading()));
-  const waiting = currentUser ? (await store.unsentEntryIds(currentUser.id)).size : 0;
+  const waiting = currentUser ? (await unsentEntryIds(currentUser.id)).size : 0;
   const exportButton = $('export-unsent');
   if (exportButton) exportButton.hidden = waiting === 0;
   const parts = [];
@@ -104,6 +105,7 @@ async function refreshSession() {
   if (!navigator.onLine) return;
   // A sign-out made offline ends on the server first: never re-adopt that user's session.
   if (!(await finishSignOut())) return;
+  const seen = await store.generation();
   try {
     const session = await api.getSession();
     for (const input of document.querySelectorAll('input[name="csrf_token"]')) {
@@ -111,7 +113,8 @@ async function refreshSession() {
     }
     if (session.user.id !== currentUser?.id) {
       const someoneElse = currentUser !== null;
-      await store.setMeta('session', session.user);
+      // Not if the user signed out on the phone while this answer was on its way.
+      await store.adoptSession(seen, session.user, session.session_id);
       // The page so far showed another user's lists and entries: start it again.
       if (someoneElse) location.reload();
       else announce('user'); // first sign-in seen by this page: draw it for this user
@@ -120,6 +123,8 @@ async function refreshSession() {
     if (error.kind === 'auth') {
       await store.setMeta('auth_required', true);
       renderSyncBar();
+    } else if (!(error instanceof store.SignedOutMeanwhile) && !(error instanceof api.ApiError)) {
+      throw error;
     }
   }
 }

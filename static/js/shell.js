@@ -1,12 +1,16 @@
 // On every signed-in page: install the service worker, offer its updates, guard sign-out while
 // entries are still on the phone only, and sign out without needing a connection.
 
-import { sessionUser, unsentEntryIds } from './db.js';
+import { sessionUser } from './db.js';
 import { downloadUnsent } from './export.js';
 import { finishSignOut, signOutOnPhone } from './signout.js';
+import { unsentEntryIds } from './unsent.js';
 
 const UPDATE_CHECK_MS = 60 * 60 * 1000;
 const SIGN_IN_PAGE = '/login';
+const SIGN_OUT_WAIT_MS = 4000; // as long as a page waits for the network (sw-cache.js)
+
+const waitFor = (ms) => new Promise((resolve) => { setTimeout(resolve, ms); });
 
 let updateAccepted = false;
 let reloading = false;
@@ -72,20 +76,24 @@ function guardSignOut() {
   const exportButton = document.getElementById('signout-export');
   const anyway = document.getElementById('signout-anyway');
   let userId = null;
+  // Who signs out: the server says so on its own pages; on the app shell's pages (which carry
+  // nothing per user) the phone knows, and keeps it in step with the server.
+  const fromServer = form.dataset.userId ? Number(form.dataset.userId) : null;
+  const sessionId = form.dataset.sessionId || null;
 
   const signOut = async () => {
     try {
       // The next person on this phone must not act as this user, connection or not.
-      await signOutOnPhone();
+      await signOutOnPhone({ userId, sessionId });
     } catch (error) {
       console.error('could not forget the user on this phone', error);
       form.dataset.confirmed = 'yes';
       form.requestSubmit(); // the server's own sign-out, as without JavaScript
       return;
     }
-    // With no connection the session ends on the server later (signout.js); either way the
-    // sign-in page follows, from the app shell when offline.
-    await finishSignOut();
+    // The server ends the session now if it answers soon; else later (signout.js). Either way
+    // the sign-in page follows, from the app shell when there is no connection.
+    await Promise.race([finishSignOut(), waitFor(SIGN_OUT_WAIT_MS)]);
     location.replace(`${SIGN_IN_PAGE}?signed_out=1`);
   };
 
@@ -95,7 +103,7 @@ function guardSignOut() {
     let unsent = 0;
     try {
       // This user's entries only: another user's stay on the phone, untouched by this.
-      userId = (await sessionUser())?.id ?? null;
+      userId = fromServer ?? (await sessionUser())?.id ?? null;
       unsent = (await unsentEntryIds(userId)).size;
     } catch (error) {
       console.error('could not count unsent entries', error);

@@ -5,7 +5,11 @@
 
 import * as api from './api.js';
 import * as store from './db.js';
+import { announce } from './events.js';
+import * as outbox from './outbox.js';
 import { finishSignOut } from './signout.js';
+
+export { announce, listen } from './events.js';
 
 export const BATCH_SIZE = 50; // the server takes 100 and 2 MiB; 50 entries are ~100 KB
 export const SYNC_TAG = 'outbox';
@@ -14,23 +18,6 @@ const LOCK = 'nhatky-outbox';
 // sending the same bytes again cannot help. Other 4xx get a few tries before giving up.
 const FINAL_PHOTO_REFUSALS = new Set([403, 409, 413, 415]);
 const PHOTO_CLIENT_ATTEMPTS = 3;
-
-const channel = typeof BroadcastChannel === 'function' ? new BroadcastChannel('nhatky-sync') : null;
-
-/** Tell every open page (and this one) that the phone's data changed. */
-export function announce(what, detail = {}) {
-  channel?.postMessage({ what, ...detail });
-  if (typeof dispatchEvent === 'function') {
-    dispatchEvent(new CustomEvent('nhatky-sync', { detail: { what, ...detail } }));
-  }
-}
-
-export function listen(callback) {
-  channel?.addEventListener('message', (event) => callback(event.data));
-  if (typeof addEventListener === 'function') {
-    addEventListener('nhatky-sync', (event) => callback(event.detail));
-  }
-}
 
 /** What the server stores, built from the phone's record. */
 export function payload(entry, photoCount) {
@@ -57,10 +44,12 @@ export function payload(entry, photoCount) {
 }
 
 class Run {
-  constructor() {
+  constructor(generation) {
     this.summary = { accepted: 0, attention: 0, photos: 0, retry: false, auth: false, error: null };
     this.token = null;
     this.user = null;
+    // What the run fetches for the user is written only if nobody signed out meanwhile.
+    this.generation = generation;
   }
 
   retryLater(error) {
@@ -79,10 +68,10 @@ export async function replay() {
 }
 
 async function replayHoldingLock() {
-  const run = new Run();
+  const run = new Run(await store.generation());
   // Nothing else sends while we hold the lock, so a "sending" mark is left over from a run
   // that was cut short (page closed mid-request): those entries are simply sent again.
-  await store.releaseAllSending();
+  await outbox.releaseAllSending();
   try {
     // A sign-out made offline ends on the server before anything is sent with its cookie.
     if (!(await finishSignOut())) throw new api.ApiError('network', 0, 'sign-out not finished yet');
@@ -94,6 +83,11 @@ async function replayHoldingLock() {
     await pullOutcomes(run);
     await refreshReference(run);
   } catch (error) {
+    if (error instanceof store.SignedOutMeanwhile) {
+      run.summary.auth = true; // the user signed out on the phone: this run is over
+      announce('synced', { summary: run.summary });
+      return run.summary;
+    }
     if (!(error instanceof api.ApiError)) throw error;
     if (error.kind === 'auth') {
       run.summary.auth = true;
@@ -112,8 +106,7 @@ async function startSession(run) {
   run.user = session.user;
   run.token = session.csrf_token;
   const previous = await store.sessionUser();
-  await store.setMeta('session', session.user);
-  await store.setMeta('auth_required', false);
+  await store.adoptSession(run.generation, session.user, session.session_id);
   if (previous?.id !== session.user.id) announce('user');
 }
 
@@ -138,7 +131,7 @@ async function sendEntries(run) {
   const attempted = new Set();
   let size = BATCH_SIZE;
   for (;;) {
-    const batch = (await store.peekOutbox(userId, size)).filter((b) => !attempted.has(b.entry.id));
+    const batch = (await outbox.peekOutbox(userId, size)).filter((b) => !attempted.has(b.entry.id));
     if (!batch.length) return;
     const ids = batch.map((b) => b.entry.id);
     const items = [];
@@ -146,20 +139,20 @@ async function sendEntries(run) {
       const photos = (await store.photosOf(entry.id)).filter((p) => p.state !== 'needs_attention');
       items.push(payload(entry, photos.length));
     }
-    await store.markSending(ids);
+    await outbox.markSending(ids);
     announce('changed');
     let body;
     try {
       body = await withToken(run, (token) => api.push(token, deviceId, items));
     } catch (error) {
-      await store.releaseSending(ids);
+      await outbox.releaseSending(ids);
       announce('changed');
       if (error instanceof api.ApiError && error.status === 413 && size > 1) {
         size = Math.max(1, Math.floor(size / 2)); // too many bytes at once: smaller batches
         continue;
       }
       if (error instanceof api.ApiError && error.kind === 'client') {
-        await store.failBatch(batch, error.message);
+        await outbox.failBatch(batch, error.message);
         run.summary.attention += batch.length;
         announce('changed');
         ids.forEach((id) => attempted.add(id));
@@ -167,7 +160,7 @@ async function sendEntries(run) {
       }
       throw error;
     }
-    const outcome = await store.applyPushResults(batch, body.results ?? []);
+    const outcome = await outbox.applyPushResults(batch, body.results ?? []);
     run.summary.accepted += outcome.accepted;
     run.summary.attention += outcome.attention;
     ids.forEach((id) => attempted.add(id));
@@ -179,18 +172,18 @@ async function sendEntries(run) {
 /** One by one, each on its own: one photo's trouble never holds back the others. */
 async function sendPhotos(run) {
   let retryError = null;
-  for (const photo of await store.photosToSend(run.user.id)) {
+  for (const photo of await outbox.photosToSend(run.user.id)) {
     try {
       await withToken(run, (token) => api.putPhoto(token, photo));
-      await store.photoSent(photo.id);
+      await outbox.photoSent(photo.id);
       run.summary.photos += 1;
     } catch (error) {
       if (!(error instanceof api.ApiError) || error.kind === 'auth') throw error;
       if (error.retryable || error.status === 404) {
         retryError = error; // no answer, or the entry is not there yet: keep the photo
       } else if (FINAL_PHOTO_REFUSALS.has(error.status)
-        || (await store.photoFailed(photo.id)) >= PHOTO_CLIENT_ATTEMPTS) {
-        await store.photoProblem(photo.id, error.message);
+        || (await outbox.photoFailed(photo.id)) >= PHOTO_CLIENT_ATTEMPTS) {
+        await outbox.photoProblem(photo.id, error.message);
       } else {
         retryError = error; // 422 "damaged on the way, send it again": a few more tries
       }
@@ -207,9 +200,9 @@ async function pullOutcomes(run) {
   let changed = 0;
   for (let page = 0; page < 100; page += 1) {
     const body = await api.pull(cursor);
-    changed += await store.applyOutcomes(run.user.id, body.outcomes);
+    changed += await outbox.applyOutcomes(run.generation, run.user.id, body.outcomes);
     cursor = body.cursor;
-    await store.setMeta(key, cursor);
+    await store.setCursor(run.generation, run.user.id, cursor);
     run.referenceVersion = body.reference_version;
     if (!body.more) break;
   }
@@ -221,7 +214,7 @@ async function refreshReference(run) {
   const current = await store.getReference(userId);
   if (current && current.etag === run.referenceVersion && (await store.getPlaces(userId))) return;
   const fresh = await api.reference(current?.etag);
-  if (fresh) await store.putReference(userId, fresh.version, fresh);
-  await store.putPlaces(userId, await api.places());
+  if (fresh) await store.putReference(run.generation, userId, fresh.version, fresh);
+  await store.putPlaces(run.generation, userId, await api.places());
   announce('reference');
 }

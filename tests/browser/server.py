@@ -26,6 +26,9 @@ class FailRule:
     path_prefix: str
     remaining: int
     status: int
+    # With `hold`, the request is not failed: the app answers at once, and the answer is held
+    # back until the event is set (an answer slow to arrive, already decided by the server).
+    hold: threading.Event | None = None
 
 
 @dataclass
@@ -54,6 +57,13 @@ class Controlled:
         with self._lock:
             self._rules.append(rule)
         return rule
+
+    def hold(self, method: str, path_prefix: str, times: int = 1) -> threading.Event:
+        """Hold back the answers to the next matching requests until the event is set."""
+        release = threading.Event()
+        with self._lock:
+            self._rules.append(FailRule(method, path_prefix, times, 0, release))
+        return release
 
     def stop_failing(self) -> None:
         with self._lock:
@@ -85,7 +95,9 @@ class Controlled:
         with self._lock:
             return list(self._transfers[mark:])
 
-    def _failure_for(self, method: str, path: str, transfer: Transfer) -> int | None:
+    def _failure_for(
+        self, method: str, path: str, transfer: Transfer
+    ) -> int | threading.Event | None:
         with self._lock:
             self._log.append((method, path))
             self._transfers.append(transfer)
@@ -96,7 +108,7 @@ class Controlled:
                     and path.startswith(rule.path_prefix)
                 ):
                     rule.remaining -= 1
-                    return rule.status
+                    return rule.status if rule.hold is None else rule.hold
         return None
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
@@ -104,6 +116,8 @@ class Controlled:
         status = self._failure_for(transfer.method, transfer.path, transfer)
         if status is None:
             return _counted(self.app, environ, start_response, transfer)
+        if isinstance(status, threading.Event):
+            return _held(self.app, environ, start_response, status)
         body = json.dumps(
             {"error": {"status": status, "title": "Injected", "message": "injected by the test"}}
         ).encode()
@@ -135,6 +149,28 @@ def _counted(
         close = getattr(body, "close", None)
         if close is not None:
             close()
+
+
+def _held(
+    app: Any, environ: dict[str, Any], start_response: StartResponse, release: threading.Event
+) -> Iterable[bytes]:
+    """The app's whole answer now, delivered once `release` is set."""
+    answered: list[Any] = []
+
+    def keep(status: str, headers: list[tuple[str, str]], *args: Any) -> Any:
+        answered.extend((status, headers))
+        return lambda _data: None
+
+    body = app(environ, keep)
+    try:
+        chunks = list(body)
+    finally:
+        close = getattr(body, "close", None)
+        if close is not None:
+            close()
+    release.wait(timeout=60)
+    start_response(*answered)
+    return chunks
 
 
 class _QuietHandler(WSGIRequestHandler):

@@ -20,12 +20,14 @@ from tests.browser.phone import (
     log_sent_then_unsent,
     open_capture,
     open_entries,
+    save,
     sign_in_with_form,
     sign_out_keeping_a_copy,
     translated,
     wait_listed,
 )
 from tests.browser.site import Site, wait_for
+from webapp.models import Activity
 
 PHONE_STATE_JS = """
 async () => {
@@ -174,3 +176,82 @@ def test_sign_out_offline_forgets_the_user_at_once_and_ends_the_session_at_the_n
     assert f"{tag} kept" in kept["text"]
     assert len(site.activities(f"{tag} kept")) == 1
     assert len(site.activities(f"{tag} sent")) == 1
+
+
+def test_a_returned_entry_comes_back_after_signing_out_and_in_and_is_fixed(
+    site: Site, page: Page
+) -> None:
+    summary = f"back-{uuid.uuid4().hex[:8]}"
+    note = "Ghi rõ số hộ được thăm"
+    sign_in_with_form(page, "canbo.chung")
+    open_capture(page)
+    capture(page, summary, site.ids["kind"])
+    [row] = wait_for(lambda: site.activities(summary))
+    with site.writing() as session:
+        returned = session.get(Activity, row.id)
+        returned.status, returned.review_note = "returned", note
+    page.click("form[data-signout] button")  # nothing unsent: no dialog
+    page.wait_for_url("**/login?signed_out=1")
+    assert [e["summary"] for e in phone_state(page)["entries"]] == []  # forgotten
+
+    sign_in_with_form(page, "canbo.chung")
+    open_entries(page)
+    page.click("#sync-now")
+    [back] = wait_listed(page, 1, "returned")
+    assert note in back["text"] and summary in back["text"]
+    page.click(f"li[data-id='{row.id}'] a.button")
+    page.wait_for_selector("#capture-form[data-ready=yes]", state="attached")
+    assert page.input_value("#summary") == summary
+    page.fill("#households_reached", "9")
+    save(page)
+    fixed = wait_for(lambda: [a for a in site.activities(summary) if a.revision == 2])
+    assert (fixed[0].status, fixed[0].households_reached) == ("submitted", 9)
+
+
+def test_a_server_page_signs_out_whoever_the_server_says_even_if_the_phone_thinks_otherwise(
+    site: Site, context: BrowserContext, page: Page
+) -> None:
+    sign_in_with_form(page, "canbo.hoa")
+    # The phone's idea of who is signed in is stale (another person used it before).
+    page.evaluate(
+        """async (userId) => {
+          const request = indexedDB.open('nhatky-coso');
+          const db = await new Promise((resolve) => {
+            request.onsuccess = () => resolve(request.result);
+          });
+          const tx = db.transaction('meta', 'readwrite');
+          tx.objectStore('meta').put({ id: userId, full_name: 'Người khác' }, 'session');
+          await new Promise((resolve) => { tx.oncomplete = resolve; });
+          db.close();
+        }""",
+        site.ids["cadre_shared"],
+    )
+    cookie = session_cookie(context)
+    page.click("form[data-signout] button")
+    page.wait_for_url("**/login?signed_out=1")
+    assert server_says(site, cookie) == 401  # hoa's own session ended
+    assert phone_state(page)["pending"] is None
+
+
+def test_a_sync_answer_that_arrives_after_signing_out_is_not_written_back(
+    site: Site, context: BrowserContext, page: Page
+) -> None:
+    """The sync engine had asked who is signed in; the answer comes after the sign-out."""
+    sign_in_with_form(page, "canbo.chung")
+    open_entries(page)
+    page.wait_for_selector("#sync-status[data-state=done]", state="attached")
+    release = site.controlled.hold("GET", "/api/v1/session")
+    try:
+        page.click("#sync-now")  # its first request now waits for its answer
+        other = context.new_page()
+        other.goto("/")
+        other.click("form[data-signout] button")
+        other.wait_for_url("**/login?signed_out=1")
+    finally:
+        release.set()
+    page.wait_for_function(
+        "() => !['syncing', 'idle'].includes(document.getElementById('sync-status').dataset.state)"
+    )
+    state = phone_state(other)
+    assert state["session"] is None
+    assert not [key for key in state["references"] if key.endswith(f":{site.ids['cadre_shared']}")]

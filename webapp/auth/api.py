@@ -8,9 +8,11 @@ from flask_login import current_user, login_required
 from flask_smorest import Blueprint
 from flask_wtf.csrf import generate_csrf
 from marshmallow import EXCLUDE, Schema, fields
+from marshmallow.validate import Length
 
 from webapp.api_errors import ErrorOut
 from webapp.auth import sessions
+from webapp.extensions import db
 
 bp = Blueprint(
     "session_api",
@@ -35,6 +37,9 @@ class SessionUserOut(Schema):
 class SessionOut(Schema):
     user = fields.Nested(SessionUserOut, required=True)
     csrf_token = fields.String(required=True)
+    # Names this session (not the token): a phone finishing a sign-out made offline ends this
+    # one and no later one, even of the same person.
+    session_id = fields.String(required=True)
 
 
 class CsrfOut(Schema):
@@ -46,6 +51,7 @@ class EndSessionArgs(Schema):
         unknown = EXCLUDE
 
     user_id = fields.Integer(load_default=None, allow_none=True)
+    session_id = fields.String(load_default=None, allow_none=True, validate=Length(max=64))
 
 
 @bp.get("/session")
@@ -54,7 +60,12 @@ class EndSessionArgs(Schema):
 @login_required
 def session_info() -> Any:
     """Who is signed in, and a fresh CSRF token for the next unsafe request."""
-    return {"user": current_user, "csrf_token": generate_csrf()}, 200, NO_STORE
+    body = {
+        "user": current_user,
+        "csrf_token": generate_csrf(),
+        "session_id": sessions.public_id(sessions.current_token()),
+    }
+    return body, 200, NO_STORE
 
 
 @bp.delete("/session")
@@ -64,11 +75,17 @@ def session_info() -> Any:
 @bp.alt_response(422, schema=ErrorOut)
 def end_session(args: dict[str, Any]) -> Any:
     """Sign out here: the session ends on the server, so a copy of its cookie stops working
-    too. With `user_id`, only if that user is the one signed in (a phone finishing a sign-out
-    made offline must not end the session of whoever signed in since). Safe to repeat."""
-    expected = args["user_id"]
-    if current_user.is_authenticated and expected in (None, current_user.id):
-        sessions.sign_out()
+    too. With `session_id` (or `user_id`), only if the cookie's session is that one (of that
+    user): a phone finishing a sign-out made offline must not end a session opened since, by
+    someone else or by the same person. Safe to repeat."""
+    named, who = args["session_id"], args["user_id"]
+    other_session = named is not None and named != sessions.public_id(sessions.current_token())
+    other_user = who is not None and current_user.is_authenticated and current_user.id != who
+    if other_session or other_user:
+        return None, 204, NO_STORE
+    sessions.end_current()
+    db.session.commit()
+    sessions.forget_in_cookie()
     return None, 204, NO_STORE
 
 

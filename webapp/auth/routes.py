@@ -101,8 +101,11 @@ def login() -> ResponseReturnValue:
         status = 401
     elif request.method == "POST":
         status = 400
-    cacheable = status == 200 and not session.get("_flashes")
-    response = make_response(render_template("auth/login.html", form=form), status)
+    # The worker's copy is fetched, not shown: it must not take a message meant for the page.
+    shell_copy = request.method == "GET" and not _navigating()
+    cacheable = status == 200 and (shell_copy or not session.get("_flashes"))
+    page = render_template("auth/login.html", form=form, shell_copy=shell_copy)
+    response = make_response(page, status)
     if cacheable:
         # The page belongs to the app shell: the service worker stores it for this version.
         response.headers["Cache-Control"] = "no-cache"
@@ -111,15 +114,24 @@ def login() -> ResponseReturnValue:
 
 
 def _navigating() -> bool:
-    """A page the browser opens (old browsers send no Sec-Fetch-Dest), not a fetch()."""
-    return request.headers.get("Sec-Fetch-Dest", "document") in ("document", "iframe")
+    """A page the browser opens, not the service worker's fetch(). A browser too old to say
+    (no Sec-Fetch-Dest) gets the form: harmless, and its worker can then install."""
+    return request.headers.get("Sec-Fetch-Dest") in ("document", "iframe")
 
 
 @bp.post("/logout")
 def logout() -> ResponseReturnValue:
-    sessions.sign_out()
+    sessions.end_current()
+    db.session.commit()
+    sessions.forget_in_cookie()
     flash(_("You have signed out."), "info")
     return redirect(url_for("auth.login"))
+
+
+@bp.app_context_processor
+def _session_context() -> dict[str, object]:
+    """For base.html's sign-out form on server pages: which session it ends."""
+    return {"current_session_id": lambda: sessions.public_id(sessions.current_token())}
 
 
 # -- the person's own account ---------------------------------------------------------------

@@ -8,8 +8,9 @@ deletes the row; a password change or a deactivation moves the epoch and so ends
 the account at once.
 
 Reading is one query per request (the user, their scope unit and the session row together);
-writing happens at sign-in, at sign-out and, at most once an hour per session, to note that it is
-still in use (idle sessions end after `PERMANENT_SESSION_LIFETIME`, like the cookie).
+writing happens at sign-in, at sign-out and, at most once an hour per session and after the
+answer has gone out, to note that it is still in use (idle sessions end after
+`PERMANENT_SESSION_LIFETIME`, like the cookie; `flask users prune-sessions` removes them).
 """
 
 from __future__ import annotations
@@ -18,10 +19,12 @@ import hashlib
 import secrets
 from datetime import datetime, timedelta
 
-from flask import current_app, session
+from flask import after_this_request, current_app, has_request_context, session
 from flask_login import logout_user
 from sqlalchemy import delete, func, select, update
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import joinedload
+from werkzeug.wrappers import Response
 
 from webapp.database import begin_write
 from webapp.extensions import db
@@ -85,14 +88,23 @@ def end_session(token: str | None) -> bool:
     return bool(result.rowcount)
 
 
-def sign_out() -> None:
-    """A whole sign-out request: the session ends on the server (committed here) and the
-    cookie forgets the user; the chosen language stays."""
+def public_id(token: str | None) -> str | None:
+    """A short name of the session the phone may keep and show back (`DELETE
+    /api/v1/session?session_id=`): the start of the token's hash, not the token."""
+    return _hash(token)[:16] if token else None
+
+
+def end_current() -> None:
+    """Sign-out, the server's part: the session this request's cookie names ends, in a write
+    transaction the caller commits; then `forget_in_cookie()`."""
     token = current_token()
     if token:
         begin_write()
         end_session(token)
-        db.session.commit()
+
+
+def forget_in_cookie() -> None:
+    """The cookie forgets the user and the session token; the chosen language stays."""
     locale = session.get("locale")
     logout_user()
     session.clear()
@@ -153,16 +165,45 @@ def load_user(user_token: str, token: str | None) -> User | None:
     if last_seen < _idle_limit():
         return None
     if now - last_seen > TOUCH_EVERY:
-        _touch(session_id, now)
+        _touch_after_answering(session_id, now)
     return user
 
 
-def _touch(session_id: int, now: datetime) -> None:
-    """Note that the session is in use, on a connection of its own: the request's own
-    transaction stays read-only (and is not committed by this)."""
-    with db.engine.begin() as connection:
-        connection.execute(
-            update(UserSession)
-            .where(UserSession.id == session_id, UserSession.last_seen_at < now)
-            .values(last_seen_at=now)
+def _touch_after_answering(session_id: int, now: datetime) -> None:
+    """Note that the session is in use, once the answer has gone out, on a connection of its
+    own: the request's own transaction stays read-only, it does not wait on another request's
+    write (SQLite), and a failure here costs nothing but a later note."""
+    if not has_request_context():
+        return
+    engine = db.engine
+    logger = current_app.logger
+
+    def touch() -> None:
+        try:
+            with engine.begin() as connection:
+                connection.execute(
+                    update(UserSession)
+                    .where(UserSession.id == session_id, UserSession.last_seen_at < now)
+                    .values(last_seen_at=now)
+                )
+        except SQLAlchemyError as error:
+            logger.warning("session %s: last use not noted: %s", session_id, error)
+
+    @after_this_request
+    def _later(response: Response) -> Response:
+        response.call_on_close(touch)
+        return response
+
+
+def prune(idle: timedelta) -> int:
+    """Remove sessions unused for `idle`, or opened before their account's epoch moved (for
+    `flask users prune-sessions`); in the caller's write transaction. How many went."""
+    stale_epoch = select(User.id).where(
+        User.id == UserSession.user_id, User.session_epoch != UserSession.epoch
+    )
+    result = db.session.execute(
+        delete(UserSession).where(
+            (UserSession.last_seen_at < utcnow() - idle) | stale_epoch.exists()
         )
+    )
+    return int(result.rowcount or 0)

@@ -10,6 +10,7 @@ from werkzeug.exceptions import HTTPException, InternalServerError
 
 from webapp.api_errors import json_error
 from webapp.extensions import db
+from webapp.photos.storage import StorageUnavailable
 
 
 def wants_json() -> bool:
@@ -41,6 +42,10 @@ def _messages() -> dict[int, tuple[str, str]]:
         500: (
             _("Server error"),
             _("Something went wrong on our side. Try again in a few minutes."),
+        ),
+        503: (
+            _("Temporarily unavailable"),
+            _("The server cannot store or show photos right now. Try again in a few minutes."),
         ),
     }
 
@@ -81,6 +86,19 @@ def _rate_limited(_error: RateLimitExceeded) -> ResponseReturnValue:
     return _render(429)
 
 
+# Seconds a client should wait before it tries again when the photo store is down.
+RETRY_AFTER_SECONDS = 30
+
+
+def _storage_unavailable(error: StorageUnavailable) -> ResponseReturnValue:
+    """The photo store is down: nothing was recorded (the request rolls back); the phone
+    keeps the photo and sends it again later."""
+    db.session.rollback()
+    current_app.logger.warning("photo storage unavailable: %s", error)
+    body, status = _render(503)
+    return body, status, {"Retry-After": str(RETRY_AFTER_SECONDS)}
+
+
 def _server_error(_error: InternalServerError) -> ResponseReturnValue:
     db.session.rollback()
     return _render(500)
@@ -89,5 +107,6 @@ def _server_error(_error: InternalServerError) -> ResponseReturnValue:
 def register_error_handlers(app: Flask) -> None:
     app.register_error_handler(CSRFError, _csrf_error)
     app.register_error_handler(RateLimitExceeded, _rate_limited)
+    app.register_error_handler(StorageUnavailable, _storage_unavailable)
     app.register_error_handler(InternalServerError, _server_error)
     app.register_error_handler(HTTPException, _http_error)

@@ -3,7 +3,8 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from flask import Response, request
+from flask import Response, current_app, request
+from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from flask_smorest import Blueprint
 from marshmallow import EXCLUDE, Schema, fields, validate
@@ -11,6 +12,7 @@ from marshmallow import EXCLUDE, Schema, fields, validate
 from webapp.api_errors import ErrorOut, json_error
 from webapp.extensions import db
 from webapp.photos import services
+from webapp.photos.storage import ObjectNotFound
 
 bp = Blueprint(
     "photos",
@@ -94,7 +96,13 @@ def read(photo_id: uuid.UUID, variant: str) -> Any:
     if etag in request.if_none_match:
         response = Response(status=304)
     else:
-        response = Response(services.storage().get(key), mimetype="image/jpeg")
+        try:
+            data = services.storage().get(key)
+        except ObjectNotFound:
+            # The record is here, its file is not (a restore without the photo store).
+            current_app.logger.error("photo %s: %s missing from the store", photo_id, key)
+            return json_error(404, _("The file of this photo is missing on the server."))
+        response = Response(data, mimetype="image/jpeg")
     response.set_etag(etag)
     response.headers["Cache-Control"] = "private, max-age=31536000, immutable"
     return response

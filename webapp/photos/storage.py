@@ -1,8 +1,9 @@
-"""Where processed photos live: a small interface, and the folder implementation.
+"""Where processed photos live: a small interface, the folder implementation, and the choice.
 
 Nothing outside `FolderStorage` may assume a local disk (DESIGN.md §8): callers speak keys and
-bytes only, so an S3-compatible implementation can take its place without touching them.
-Keys are content-addressed (`content_key`), so writing the same photo twice is harmless.
+bytes only, so the S3-compatible implementation (`webapp.photos.s3_storage`) takes its place
+without touching them. Keys are content-addressed (`content_key`), so writing the same photo
+twice is harmless.
 """
 
 from __future__ import annotations
@@ -30,6 +31,10 @@ class ObjectNotFound(LookupError):
     """`get` of a key that holds nothing."""
 
 
+class StorageUnavailable(RuntimeError):
+    """The store cannot be reached or refuses to work right now: answer 503, try later."""
+
+
 @runtime_checkable
 class PhotoStorage(Protocol):
     """A flat key → bytes store. Implementations: FolderStorage (now), S3-compatible (later)."""
@@ -44,6 +49,12 @@ class PhotoStorage(Protocol):
 
     def delete(self, key: str) -> None:
         """Remove `key`; deleting a missing key is not an error (as in S3)."""
+
+    def check(self) -> None:
+        """Raise StorageUnavailable unless the store can be used now."""
+
+    def keys(self) -> list[str]:
+        """Every key the store holds (for backups and their restore)."""
 
 
 def content_key(sha256_hex: str, variant: str, ext: str = "jpg") -> str:
@@ -121,6 +132,19 @@ class FolderStorage:
         with contextlib.suppress(FileNotFoundError, NotADirectoryError):
             self._path(key).unlink()
 
+    def check(self) -> None:
+        if not (self.root.is_dir() and os.access(self.root, os.W_OK | os.X_OK)):
+            raise StorageUnavailable(f"photo folder missing or not writable: {self.root}")
+
+    def keys(self) -> list[str]:
+        if not self.root.is_dir():
+            return []
+        return sorted(
+            path.relative_to(self.root).as_posix()
+            for path in self.root.rglob("*")
+            if path.is_file() and not path.name.startswith(_TEMP_PREFIX)
+        )
+
 
 def _fsync_dir(path: Path) -> None:
     """Make the rename itself durable (POSIX); a no-op where directories cannot be opened."""
@@ -136,10 +160,25 @@ def _fsync_dir(path: Path) -> None:
 
 
 def storage_from_config(config: Mapping[str, object]) -> PhotoStorage:
-    """The configured store. Today only the folder (`PHOTO_DIR`); S3 will be chosen here too."""
+    """The configured store: the folder `PHOTO_DIR` (the default), or an S3-compatible bucket
+    when `PHOTO_STORAGE` is `s3://bucket/prefix`."""
     kind = str(config.get("PHOTO_STORAGE") or "folder")
+    if kind.startswith("s3://"):
+        from webapp.photos.s3_storage import S3Storage, s3_client
+
+        bucket, _, prefix = kind.removeprefix("s3://").partition("/")
+        if not bucket:
+            raise ValueError(f"PHOTO_STORAGE {kind!r} names no bucket (s3://bucket/prefix)")
+        client = s3_client(
+            str(config.get("S3_ENDPOINT_URL") or "") or None,
+            str(config.get("S3_REGION") or "us-east-1"),
+            float(str(config.get("S3_TIMEOUT") or 10)),
+        )
+        return S3Storage(client, bucket, prefix)
     if kind != "folder":
-        raise ValueError(f"unknown PHOTO_STORAGE {kind!r} (supported: 'folder')")
+        raise ValueError(
+            f"unknown PHOTO_STORAGE {kind!r} (supported: 'folder', 's3://bucket/prefix')"
+        )
     photo_dir = config.get("PHOTO_DIR")
     if not photo_dir or not isinstance(photo_dir, str | os.PathLike):
         raise ValueError("PHOTO_DIR must name the folder that holds photos")

@@ -61,8 +61,20 @@ def index() -> ResponseReturnValue:
         choices=queue.filter_choices(current_user),
         action_form=ReviewActionForm(),
         bulk_form=BulkConfirmForm(),
+        labels=entry_labels(),
         args=request.args.to_dict(),
     )
+
+
+def entry_labels() -> dict[str, str]:
+    """The words every entry on a page repeats, translated once (review/_entry.html)."""
+    return {
+        "who": _("Who took part"),
+        "where": _("Where"),
+        "map": _("map"),
+        "people": _("People reached"),
+        "households": _("Households reached"),
+    }
 
 
 def _visible_or_404(activity_id: uuid.UUID) -> Activity:
@@ -109,6 +121,7 @@ def detail(activity_id: uuid.UUID) -> ResponseReturnValue:
         form=form,
         refusal=services.may_review(current_user, activity),
         places=queue.place_names([activity]),
+        labels=entry_labels(),
         status_label=services.status_label,
         creator=db.session.get(User, activity.created_by_id),
     )

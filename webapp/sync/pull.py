@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import and_, func, or_, select
 
 from webapp.extensions import db
-from webapp.models import Activity, Photo, User
+from webapp.models import Activity, Participation, Photo, User
 
 SAFETY_WINDOW = timedelta(minutes=5)
 PAGE_SIZE = 500
@@ -58,6 +58,44 @@ def photos_arrived(activity_ids: list[uuid.UUID]) -> dict[uuid.UUID, int]:
     return {activity_id: count for activity_id, count in rows}
 
 
+# What a returned entry says, so that a phone without it (signed out since, or a new phone)
+# can show it and fix it: the push payload's fields, its participants and its photos' ids.
+ENTRY_FIELDS = (
+    "unit_id", "kind_id", "program_id", "occurred_on", "division_code", "village", "lat", "lon",
+    "accuracy_m", "summary", "notes", "people_reached", "households_reached", "captured_at",
+)  # fmt: skip
+
+
+def returned_contents(returned: list[Activity]) -> dict[uuid.UUID, dict[str, Any]]:
+    if not returned:
+        return {}
+    ids = [a.id for a in returned]
+    people: dict[uuid.UUID, list[int]] = {i: [] for i in ids}
+    for activity_id, member_id in db.session.execute(
+        select(Participation.activity_id, Participation.member_id)
+        .where(Participation.activity_id.in_(ids))
+        .order_by(Participation.member_id)
+    ):
+        people[activity_id].append(member_id)
+    photos: dict[uuid.UUID, list[uuid.UUID]] = {i: [] for i in ids}
+    for activity_id, photo_id in db.session.execute(
+        select(Photo.activity_id, Photo.id)
+        .where(Photo.activity_id.in_(ids))
+        .order_by(Photo.received_at, Photo.id)
+    ):
+        photos[activity_id].append(photo_id)
+    return {
+        a.id: {
+            **{name: getattr(a, name) for name in ENTRY_FIELDS},
+            # With its time zone, as the phone sent it (SQLite gives it back without).
+            "captured_at": _as_utc(a.captured_at) if a.captured_at else None,
+            "participant_ids": people[a.id],
+            "photo_ids": photos[a.id],
+        }
+        for a in returned
+    }
+
+
 def pull(user: User, cursor: str | None, page_size: int = PAGE_SIZE) -> dict[str, Any]:
     since, after_id = decode_cursor(cursor)
     started = datetime.now(UTC)
@@ -75,6 +113,7 @@ def pull(user: User, cursor: str | None, page_size: int = PAGE_SIZE) -> dict[str
     more = len(rows) > page_size
     rows = rows[:page_size]
     arrived = photos_arrived([a.id for a in rows])
+    contents = returned_contents([a for a in rows if a.status == "returned"])
     outcomes = [
         {
             "id": a.id,
@@ -83,6 +122,7 @@ def pull(user: User, cursor: str | None, page_size: int = PAGE_SIZE) -> dict[str
             "review_note": a.review_note,
             "reviewed_at": a.reviewed_at,
             "photos_missing": max(0, a.photos_expected - arrived.get(a.id, 0)),
+            **({"entry": contents[a.id]} if a.id in contents else {}),
         }
         for a in rows
     ]

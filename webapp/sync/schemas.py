@@ -155,6 +155,27 @@ class PullArgs(Schema):
     cursor = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=200))
 
 
+class ReturnedEntryOut(Schema):
+    """A returned entry's content, for a phone that no longer holds it."""
+
+    unit_id = fields.Integer(required=True)
+    kind_id = fields.Integer(required=True)
+    program_id = fields.Integer(allow_none=True)
+    occurred_on = fields.Date(required=True)
+    division_code = fields.String(allow_none=True)
+    village = fields.String(allow_none=True)
+    lat = fields.Float(allow_none=True)
+    lon = fields.Float(allow_none=True)
+    accuracy_m = fields.Float(allow_none=True)
+    summary = fields.String(required=True)
+    notes = fields.String(allow_none=True)
+    people_reached = fields.Integer(required=True)
+    households_reached = fields.Integer(required=True)
+    captured_at = fields.DateTime(allow_none=True)
+    participant_ids = fields.List(fields.Integer(), required=True)
+    photo_ids = fields.List(fields.UUID(), required=True)
+
+
 class OutcomeOut(Schema):
     id = fields.UUID(required=True)
     status = fields.String(required=True)
@@ -162,6 +183,8 @@ class OutcomeOut(Schema):
     review_note = fields.String(allow_none=True)
     reviewed_at = fields.DateTime(allow_none=True)
     photos_missing = fields.Integer(required=True)
+    # Only for returned entries.
+    entry = fields.Nested(ReturnedEntryOut)
 
 
 class PullOut(Schema):

@@ -186,3 +186,16 @@ def reset_password_command(username: str) -> None:
     click.echo(
         _("Temporary password for %(username)s: %(password)s", username=name, password=password)
     )
+
+
+@users_cli.command("prune-sessions")
+@in_cli_language
+def prune_sessions_command() -> None:
+    """Remove signed-in sessions that ended by themselves (unused for SESSION_DAYS, or from
+    before a password change or deactivation); safe to run from cron."""
+    from flask import current_app
+
+    from webapp.auth.sessions import prune
+
+    removed = _in_transaction(lambda: prune(current_app.config["PERMANENT_SESSION_LIFETIME"]))
+    click.echo(_("Sessions removed: %(n)d", n=removed))
