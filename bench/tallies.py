@@ -145,24 +145,22 @@ class Country:
     kind_of: dict[int, str] = field(default_factory=dict)
     parent_of: dict[int, int | None] = field(default_factory=dict)
 
+    def add(self, parent: int | None, name: str, kind: str, code: str | None = None) -> int:
+        """A unit row; ids are 1, 2, 3, ... in the order of the calls."""
+        from webapp.text import fold
+
+        unit_id = len(self.units) + 1
+        path = f"{self.units[parent - 1][2] if parent else '/'}{unit_id}/"
+        self.units.append((unit_id, parent, path, name, fold(name), kind, code, True))
+        self.kind_of[unit_id] = kind
+        self.parent_of[unit_id] = parent
+        return unit_id
+
 
 def build_country(rng: random.Random) -> Country:
     """Units (breadth first, so ids grow by level) and their rosters, as plain rows."""
-    from webapp.demo import data
-    from webapp.text import fold
-
     country = Country()
-    next_id = itertools.count(1)
-    paths: dict[int, str] = {}
-
-    def add(parent: int | None, name: str, kind: str, code: str | None = None) -> int:
-        unit_id = next(next_id)
-        paths[unit_id] = f"{paths[parent] if parent else '/'}{unit_id}/"
-        country.units.append((unit_id, parent, paths[unit_id], name, fold(name), kind, code, True))
-        country.kind_of[unit_id] = kind
-        country.parent_of[unit_id] = parent
-        return unit_id
-
+    add = country.add
     provinces = [add(None, f"Tỉnh thử nghiệm số {i + 1}", "province") for i in range(5)]
     districts = [
         (province, add(province, f"Huyện số {j + 1}", "district"))
@@ -174,12 +172,30 @@ def build_country(rng: random.Random) -> Country:
         for _province, district in districts
         for k in range(rng.randint(*COMMUNES_PER_DISTRICT))
     ]
+    add_commune_units(country, rng, communes)
+    return country
+
+
+def add_commune_units(
+    country: Country,
+    rng: random.Random,
+    communes: Sequence[int],
+    cells_per_commune: tuple[int, int] = CELLS_PER_COMMUNE,
+    cell_roster: tuple[int, int] = CELL_ROSTER,
+    other_roster: tuple[int, int] = OTHER_ROSTER,
+) -> None:
+    """Under each commune its cells, a Fatherland Front and an association (the leaves that
+    hold activities), then every leaf's roster."""
+    from webapp.demo import data
+    from webapp.text import fold
+
+    add = country.add
     commune_leaves: dict[int, list[Leaf]] = defaultdict(list)
     for commune in communes:
         code = country.units[commune - 1][6]
         gps = (21.8 + rng.uniform(-2, 2), 105.2 + rng.uniform(-2, 2))
-        villages = rng.sample(data.VILLAGES, min(len(data.VILLAGES), CELLS_PER_COMMUNE[1]))
-        count = rng.randint(*CELLS_PER_COMMUNE)
+        villages = rng.sample(data.VILLAGES, min(len(data.VILLAGES), cells_per_commune[1]))
+        count = rng.randint(*cells_per_commune)
         for n in range(count):
             place = data.VILLAGE_PLACE.format(village=villages[n % len(villages)])
             leaf = Leaf(add(commune, f"Chi bộ {place} ({n + 1})", "cell"), True, place, code)
@@ -193,9 +209,9 @@ def build_country(rng: random.Random) -> Country:
             leaf.gps = gps
             leaf.siblings = [other for other in commune_leaves[commune] if other is not leaf]
             country.leaves.append(leaf)
-    member_id = 1
+    member_id = len(country.members) + 1
     for leaf in country.leaves:
-        size = rng.randint(*(CELL_ROSTER if leaf.is_cell else OTHER_ROSTER))
+        size = rng.randint(*(cell_roster if leaf.is_cell else other_roster))
         leaf.members = range(member_id, member_id + size)
         steps = tuple(step for step in range(1, size) if math.gcd(step, size) == 1)
         leaf.roster = (member_id, size, steps)
@@ -209,7 +225,6 @@ def build_country(rng: random.Random) -> Country:
                 (member_id, leaf.id, full_name, fold(full_name), party, position, None, True)
             )
             member_id += 1
-    return country
 
 
 @dataclass(frozen=True)
@@ -256,16 +271,26 @@ class Reference:
 class Generator:
     """Activities and participations as plain tuples, month by month in date order."""
 
-    def __init__(self, rng: random.Random, country: Country, ref: Reference, stamps: Stamps):
+    def __init__(
+        self,
+        rng: random.Random,
+        country: Country,
+        ref: Reference,
+        stamps: Stamps,
+        confirmed: int = CONFIRMED,
+        participants_spread: float = PARTICIPANTS_SPREAD,
+    ):
         self.rng, self.country, self.ref, self.stamps = rng, country, ref, stamps
+        self.confirmed = confirmed
+        self.participants_spread = participants_spread
         self.leaf_cum = list(itertools.accumulate(leaf.weight for leaf in country.leaves))
         self.per_unit: Counter[int] = Counter()  # confirmed activities per holding unit
         self.statuses: Counter[str] = Counter()
         self.participations = 0
 
     def month_statuses(self, month: int) -> list[str]:
-        """Exactly CONFIRMED/24 confirmed per month; pending and returned on top."""
-        confirmed = CONFIRMED // MONTHS + (1 if month < CONFIRMED % MONTHS else 0)
+        """Exactly `confirmed`/24 confirmed per month; pending and returned on top."""
+        confirmed = self.confirmed // MONTHS + (1 if month < self.confirmed % MONTHS else 0)
         back = MONTHS - 1 - month
         submitted = round(confirmed * SUBMITTED_SHARE.get(back, OLD_SUBMITTED_SHARE))
         returned = round(confirmed * RETURNED_SHARE)
@@ -286,6 +311,7 @@ class Generator:
         per_unit = self.per_unit
         bisect_right = bisect.bisect_right
         device = f"bench-{user}"
+        spread = self.participants_spread
         activities: list[tuple[Any, ...]] = []
         participations: list[tuple[str, int]] = []
         for month, (first_day, ndays) in enumerate(st.month_days):
@@ -302,7 +328,7 @@ class Generator:
                 # Distinct members of the roster: an arithmetic progression modulo its size
                 # with a step prime to it, from a random start (random.sample costs 3× more).
                 first_member, size, steps = leaf.roster
-                wanted = 2 + int(rnd() * PARTICIPANTS_SPREAD)
+                wanted = 2 + int(rnd() * spread)
                 start = int(rnd() * size)
                 step = steps[int(rnd() * len(steps))]
                 chosen = [
@@ -441,7 +467,19 @@ def make_app(url: str, tmp: Path) -> Flask:
     return production_app(url, tmp)
 
 
-def load(dialect: str, url: str, tmp: Path, sqlite_path: Path | None) -> LoadReport:
+@dataclass(frozen=True)
+class Scale:
+    """What `load` generates: the country (units and rosters), confirmed activities (pending
+    and returned ones come on top), participants per activity (2 + int(random() × spread))."""
+
+    build: Callable[[random.Random], Country] = build_country
+    confirmed: int = CONFIRMED
+    participants_spread: float = PARTICIPANTS_SPREAD
+
+
+def load(
+    dialect: str, url: str, tmp: Path, sqlite_path: Path | None, scale: Scale | None = None
+) -> LoadReport:
     """Schema, reference data, the country, its activities; indexes; statistics; rollup."""
     from flask_migrate import upgrade
     from sqlalchemy.schema import CreateIndex, DropIndex
@@ -451,6 +489,7 @@ def load(dialect: str, url: str, tmp: Path, sqlite_path: Path | None) -> LoadRep
     from webapp.extensions import db
     from webapp.models import Activity, Participation, User
 
+    scale = scale or Scale()
     report = LoadReport()
     rng = random.Random(SEED)
     started = time.perf_counter()
@@ -469,7 +508,7 @@ def load(dialect: str, url: str, tmp: Path, sqlite_path: Path | None) -> LoadRep
     report.seconds["schema"] = time.perf_counter() - started
 
     clock = time.perf_counter()
-    country = build_country(rng)
+    country = scale.build(rng)
     report.country = country
     loader: Loader = SqliteLoader(sqlite_path) if sqlite_path else PostgresLoader(url)
     loader.insert("unit", UNIT_COLUMNS, country.units)
@@ -512,7 +551,9 @@ def load(dialect: str, url: str, tmp: Path, sqlite_path: Path | None) -> LoadRep
         db.session.remove()
         db.engine.dispose()
 
-    generator = Generator(rng, country, ref, make_stamps(dialect))
+    generator = Generator(
+        rng, country, ref, make_stamps(dialect), scale.confirmed, scale.participants_spread
+    )
     loader = SqliteLoader(sqlite_path) if sqlite_path else PostgresLoader(url)
     for statement in drops:
         loader.execute(statement)

@@ -14,9 +14,7 @@ from webapp.models import Base
 
 
 def test_each_request_is_one_json_line(app, world, database_url: str, tmp_path: Path, capsys):
-    logged = create_app(
-        make_config(database_url, tmp_path, LOG_FORMAT="json", LOG_REQUESTS=True)
-    )
+    logged = create_app(make_config(database_url, tmp_path, LOG_FORMAT="json", LOG_REQUESTS=True))
     client = logged.test_client()
     with logged.app_context():
         Base.metadata.create_all(db.engine)  # the shared schema already exists: a no-op

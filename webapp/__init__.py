@@ -96,6 +96,7 @@ def register_blueprints(app: Flask) -> None:
 
 
 def register_commands(app: Flask) -> None:
+    from webapp.backup_cli import backup_cli
     from webapp.demo.cli import demo_cli
     from webapp.members.cli import members_cli
     from webapp.review.cli import review_cli
@@ -103,7 +104,7 @@ def register_commands(app: Flask) -> None:
     from webapp.units.cli import units_cli
     from webapp.users.cli import users_cli
 
-    for group in (units_cli, members_cli, users_cli, demo_cli, review_cli, tallies_cli):
+    for group in (units_cli, members_cli, users_cli, demo_cli, review_cli, tallies_cli, backup_cli):
         app.cli.add_command(group)
 
 

@@ -103,7 +103,7 @@ class S3Storage:
         """Raise StorageUnavailable unless the bucket answers (for /healthz)."""
         self._call(lambda: self.client.head_bucket(Bucket=self.bucket))
 
-    def keys(self) -> list[str]:
+    def list_keys(self) -> list[str]:
         """Every key under the prefix, without it (for backups)."""
         found: list[str] = []
         paginator = self.client.get_paginator("list_objects_v2")

@@ -53,7 +53,7 @@ class PhotoStorage(Protocol):
     def check(self) -> None:
         """Raise StorageUnavailable unless the store can be used now."""
 
-    def keys(self) -> list[str]:
+    def list_keys(self) -> list[str]:
         """Every key the store holds (for backups and their restore)."""
 
 
@@ -136,7 +136,7 @@ class FolderStorage:
         if not (self.root.is_dir() and os.access(self.root, os.W_OK | os.X_OK)):
             raise StorageUnavailable(f"photo folder missing or not writable: {self.root}")
 
-    def keys(self) -> list[str]:
+    def list_keys(self) -> list[str]:
         if not self.root.is_dir():
             return []
         return sorted(
