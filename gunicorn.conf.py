@@ -56,6 +56,7 @@ logconfig_dict = {
     "root": {"level": "INFO", "handlers": ["console"]},
     "loggers": {
         "gunicorn.error": {"level": "INFO", "handlers": ["error_console"], "propagate": False},
-        "gunicorn.access": {"level": "INFO", "handlers": ["console"], "propagate": False},
+        # No access log from gunicorn (its lines are not JSON): the app and nginx log requests.
+        "gunicorn.access": {"level": "WARNING", "handlers": ["console"], "propagate": False},
     },
 }

@@ -273,15 +273,17 @@ def wait_until_serving(
     while time.monotonic() < deadline:
         if not alive():
             raise RuntimeError(f"the server on port {port} exited before it answered")
+        # One request at a time, given time to be answered: a booting worker takes a while for
+        # its first one, and every abandoned request would queue in front of the next.
+        conn = http.client.HTTPConnection(host, port, timeout=max(1.0, deadline - time.monotonic()))
         try:
-            conn = http.client.HTTPConnection(host, port, timeout=2)
             conn.request("GET", path)
             if conn.getresponse().status < 500:
-                conn.close()
                 return
-            conn.close()
         except OSError as exc:
             last = exc
+        finally:
+            conn.close()
         time.sleep(0.1)
     raise TimeoutError(f"nothing answered on {host}:{port}{path} within {timeout}s: {last}")
 

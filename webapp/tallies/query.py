@@ -11,7 +11,9 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy import Integer, String, and_, any_, case, func, literal, or_, select
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.orm import aliased
 
 from webapp.extensions import db
 from webapp.models import HOLDING_KINDS, TallyMonth, TallyPresence, TallyReach, Unit
@@ -114,30 +116,36 @@ def _sums(
     per_unit: dict[int, dict[str, int]],
     per_month: dict[int, dict[str, int]],
 ) -> None:
+    """Totals per unit (the unit and each child) and per month (the unit): the database adds
+    up the rows of every kind and programme, so Python sees a few hundred sums at most."""
     t = TallyMonth
-    conditions = [t.unit_id.in_(ids), t.month >= first, t.month <= last]
+    conditions = [t.month >= first, t.month <= last, t.status.in_(("confirmed", "submitted"))]
     if filters.kind_id is not None:
         conditions.append(t.kind_id == filters.kind_id)
     if filters.program_id is not None:
         conditions.append(t.program_id == filters.program_id)
-    rows = db.session.execute(
-        select(
-            t.unit_id,
-            t.month,
-            t.status,
-            *(func.sum(getattr(t, name)) for name in store.MONTH_COUNTERS),
-        )
-        .where(*conditions)
-        .group_by(t.unit_id, t.month, t.status)
+    sums = [func.sum(getattr(t, name)) for name in store.MONTH_COUNTERS]
+    by_unit = db.session.execute(
+        select(t.unit_id, t.status, *sums)
+        .where(t.unit_id.in_(ids), *conditions)
+        .group_by(t.unit_id, t.status)
     )
-    for row_unit, month, status, *values in rows:
-        for name, value in zip(store.MONTH_COUNTERS, values, strict=True):
-            target = _SUMS.get((status, name))
-            if target is None:
-                continue
-            _add(per_unit[row_unit], target, int(value))
-            if row_unit == unit_id:
-                _add(per_month[month], target, int(value))
+    for row_unit, status, *values in by_unit:
+        _add_counters(per_unit[row_unit], status, values)
+    by_month = db.session.execute(
+        select(t.month, t.status, *sums)
+        .where(t.unit_id == unit_id, *conditions)
+        .group_by(t.month, t.status)
+    )
+    for month, status, *values in by_month:
+        _add_counters(per_month[month], status, values)
+
+
+def _add_counters(bucket: dict[str, int], status: str, values: list[Any]) -> None:
+    for name, value in zip(store.MONTH_COUNTERS, values, strict=True):
+        target = _SUMS.get((status, name))
+        if target is not None:
+            _add(bucket, target, int(value))
 
 
 def _distinct(
@@ -233,11 +241,24 @@ def _holding_units(
     activity in the period (a commune logging directly, a cell closed since): every unit the
     numerator can count is in the denominator, so the share never passes 100 %.
     """
-    p = TallyPresence
-    usual = in_subtree(Unit.path, unit.path), Unit.kind.in_(HOLDING_KINDS), Unit.active
-    paths = list(db.session.scalars(select(Unit.path).where(*usual)))
-    # The others are few (communes, districts, closed cells): look their presence up by key,
-    # so the database never scans presence rows of the whole subtree.
+    counts: dict[int, int] = defaultdict(int)
+    # Active units of holding kinds, counted by the database per child, each child's subtree a
+    # range of the path index (a country has ~20,000 of them: never fetched one by one).
+    child, below = aliased(Unit), aliased(Unit)
+    child_end = func.substr(child.path, 1, func.length(child.path) - 1, type_=String) + "0"
+    per_child = db.session.execute(
+        select(child.id, func.count(below.id))
+        .join(below, and_(below.path >= child.path, below.path < child_end))
+        .where(child.parent_id == unit.id, below.kind.in_(HOLDING_KINDS), below.active)
+        .group_by(child.id)
+    )
+    for child_id, n in per_child:
+        counts[child_id] += n
+        counts[unit.id] += n
+    if unit.kind in HOLDING_KINDS and unit.active:
+        counts[unit.id] += 1
+    # The others are few (communes, closed cells): look their presence up by key, so the
+    # database never scans presence rows of the whole subtree.
     others = dict(
         db.session.execute(
             select(Unit.id, Unit.path).where(
@@ -246,27 +267,38 @@ def _holding_units(
             )
         ).all()
     )
+    child_of = {c.path: c.id for c in children}
+    for held in _held_any(sorted(others), first, last, filters):
+        path = others[held]
+        counts[unit.id] += 1
+        cut = path.find("/", len(unit.path))
+        owner = child_of.get(path[: cut + 1]) if cut >= 0 else None
+        if owner is not None:
+            counts[owner] += 1
+    return counts
+
+
+def _held_any(unit_ids: list[int], first: int, last: int, filters: Filters) -> list[int]:
+    """Which of these units held a confirmed activity in the period (presence rows, by key)."""
+    p = TallyPresence
     conditions: list[Any] = [p.entity == "U", p.month >= first, p.month <= last]
     if filters.kind_id is not None:
         conditions.append(p.kind_id == filters.kind_id)
     if filters.program_id is not None:
         conditions.append(p.program_id == filters.program_id)
-    ids = sorted(others)
-    for start in range(0, len(ids), 500):
-        chunk = ids[start : start + 500]
-        held = db.session.scalars(
+    if not unit_ids:
+        return []
+    if db.engine.dialect.name == "postgresql":
+        # One statement, the ids as one array parameter (not thousands of placeholders).
+        among = p.entity_id == any_(literal(unit_ids, ARRAY(Integer)))
+        return list(db.session.scalars(select(p.entity_id).where(among, *conditions).distinct()))
+    held: list[int] = []
+    for start in range(0, len(unit_ids), 500):  # SQLite's limit on bound parameters
+        chunk = unit_ids[start : start + 500]
+        held += db.session.scalars(
             select(p.entity_id).where(p.entity_id.in_(chunk), *conditions).distinct()
         )
-        paths += [others[unit_id] for unit_id in held]
-    counts: dict[int, int] = defaultdict(int)
-    child_prefixes = [(c.path, c.id) for c in children]
-    for path in paths:
-        counts[unit.id] += 1
-        for prefix, child_id in child_prefixes:
-            if path.startswith(prefix):
-                counts[child_id] += 1
-                break
-    return counts
+    return held
 
 
 def _add(bucket: dict[str, int], name: str, value: int) -> None:
