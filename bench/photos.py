@@ -1,7 +1,12 @@
-"""ms per 12-MP camera JPEG through `process_photo`, beside the naive path and the decode floors.
+"""ms per 12-MP camera JPEG through `process_photo`, beside the naive path and the decode floors;
+then the whole upload: `PUT /api/v1/photos/<id>` through gunicorn, beside the pipeline alone.
 
 Source: 4000×3000, EXIF orientation 6, camera-like content (~4 MB at quality 90). Every case is
-timed round-robin (≥ 7 runs each, after a warm-up) in one process, so they share the load.
+timed round-robin (≥ 7 runs each, after a warm-up) in one process, so they share the load. The
+upload runs the documented production command (`gunicorn wsgi:app`, gunicorn.conf.py) on a
+SQLite file and the photo folder, over loopback: what it adds to the pipeline is the HTTP
+request, the checks (sign-in, CSRF, the entry, scope), the hash, two files written with fsync
+and the database row.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from tests.hostile_images import realistic_jpeg
 from webapp.photos.pipeline import DISPLAY_EDGE, JPEG_QUALITY, THUMB_EDGE, process_photo
 
 RUNS = 11
+SECRET = "bench-photos"  # noqa: S105 (a throwaway server's)
 
 
 def _fit(size: tuple[int, int], edge: int) -> tuple[int, int]:
@@ -112,3 +118,85 @@ def main() -> None:
         f"draft + LANCZOS {psnr(lanczos, reference):.1f} dB; output sizes: "
         f"display {len(ours.display) // 1024} KB, thumbnail {len(ours.thumbnail) // 1024} KB"
     )
+    print_upload(data)
+
+
+def upload_through_gunicorn(data: bytes) -> tuple[list[float], list[float]]:
+    """(ms per PUT of the photo through gunicorn, ms of process_photo alone), interleaved."""
+    import tempfile
+    import time
+    import uuid
+    from pathlib import Path
+    from urllib.parse import urlencode
+
+    from bench.slow_clients import prepare
+    from tests.live_server import gunicorn_production
+
+    digest = hashlib.sha256(data).hexdigest()
+    with tempfile.TemporaryDirectory(prefix="bench-photos-") as name:
+        tmp = Path(name)
+        url = f"sqlite:///{tmp / 'bench.sqlite3'}"
+        prepare(url, tmp)
+        env = {
+            "DATABASE_URL": url,
+            "SECRET_KEY": SECRET,
+            "APP_ENV": "production",
+            "SESSION_COOKIE_SECURE": "0",
+            "PHOTO_DIR": str(tmp / "photos"),
+            "LOG_REQUESTS": "0",
+        }
+        with gunicorn_production(env, log_path=tmp / "gunicorn.log") as server:
+            phone = server.signed_in("canbo")
+            entries = [str(uuid.uuid4()) for _ in range(RUNS + 1)]
+            reply = phone.push(
+                [
+                    {
+                        "id": entry,
+                        "unit_id": 4,
+                        "kind_id": 1,
+                        "occurred_on": "2026-11-20",
+                        "summary": "Ảnh đo thời gian",
+                        "participant_ids": [1],
+                        "photos_expected": 1,
+                    }
+                    for entry in entries
+                ]
+            )
+            assert reply.status == 200, reply.text
+            puts, alone = [], []
+            for entry in entries:
+                started = time.perf_counter()
+                query = urlencode({"activity_id": entry, "sha256": digest})
+                answer = phone.request(
+                    "PUT",
+                    f"/api/v1/photos/{uuid.uuid4()}?{query}",
+                    body=data,
+                    headers={**phone.api_headers(), "Content-Type": "image/jpeg"},
+                )
+                puts.append((time.perf_counter() - started) * 1000)
+                assert answer.status == 201, answer.text
+                started = time.perf_counter()
+                process_photo(data, declared_sha256=digest, max_bytes=len(data))
+                alone.append((time.perf_counter() - started) * 1000)
+            phone.close()
+    return puts[1:], alone[1:]  # the first of each warms up
+
+
+def print_upload(data: bytes) -> None:
+    import statistics
+
+    puts, alone = upload_through_gunicorn(data)
+    print(
+        f"\n| the whole upload of the 12 MP JPEG ({len(data) / 1e6:.2f} MB) | runs | median ms |"
+        " min | max |\n|---|---:|---:|---:|---:|"
+    )
+    for label, samples in (
+        ("process_photo alone (this process)", alone),
+        ("PUT /api/v1/photos/<id> through gunicorn (gthread), loopback", puts),
+    ):
+        print(
+            f"| {label} | {len(samples)} | {statistics.median(samples):.0f} | "
+            f"{min(samples):.0f} | {max(samples):.0f} |"
+        )
+    around = statistics.median(puts) - statistics.median(alone)
+    print(f"\nthe request around the pipeline: {around:.0f} ms by medians")

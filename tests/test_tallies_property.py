@@ -408,7 +408,15 @@ class TallyHistory(RuleBasedStateMachine):
                 i: (e.status, e.revision, e.payload["unit_id"]) for i, e in self.entries.items()
             }
             province = self.unit("P")
-            for filters in (Filters(), Filters(kind_id=self.kind_ids[0]), Filters(program_id=0)):
+            kind = self.kind_ids[0]
+            for filters in (
+                Filters(),
+                Filters(kind_id=kind),
+                Filters(program_id=0),
+                Filters(program_id=self.program_id),
+                Filters(kind_id=kind, program_id=0),
+                Filters(kind_id=kind, program_id=self.program_id),
+            ):
                 assert_tally_exact(province, MONTHS[0], MONTHS[-1], filters)
             assert_tally_exact(self.unit("A"), MONTHS[1], MONTHS[2])
         finally:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import sqlite3
 from typing import Any
 
+from flask import g, has_request_context
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 
@@ -44,10 +45,23 @@ def dialect_name() -> str:
 def begin_write() -> None:
     """Start this request's write transaction (see the module docstring).
 
-    Anything read so far (the signed-in user) was read-only; that transaction ends here.
+    Anything read so far was read-only; that transaction ends here, and what it read is
+    expired (a row read before must be read again under the write lock) — except the signed-in
+    user and their scope unit, which the request was authorised with at its start: reading
+    them again would cost two queries on every write and decide nothing new.
     """
-    if db.session.new or db.session.dirty or db.session.deleted:
+    session = db.session()
+    if session.new or session.dirty or session.deleted:
         raise RuntimeError("begin_write() called with unflushed changes in the session")
-    if db.session().in_transaction():
-        db.session.commit()
-    db.session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
+    if session.in_transaction():
+        user = g.get("_login_user") if has_request_context() else None
+        keep = {id(user), id(user.__dict__.get("scope_unit"))} if user is not None else set()
+        session.expire_on_commit = False
+        try:
+            session.commit()
+        finally:
+            session.expire_on_commit = True
+        for obj in list(session.identity_map.values()):
+            if id(obj) not in keep:
+                session.expire(obj)
+    session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})

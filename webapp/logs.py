@@ -13,7 +13,8 @@ import logging
 import sys
 import time
 
-from flask import Flask, g, request
+from flask import Flask, g, request, session
+from flask_login import AnonymousUserMixin
 from pythonjsonlogger.json import JsonFormatter
 from werkzeug.wrappers import Response
 
@@ -50,10 +51,11 @@ def _start_clock() -> None:
 def _log_request(response: Response) -> Response:
     started = g.get("request_started")
     elapsed = (time.perf_counter() - started) * 1000 if started is not None else None
-    # Only a user this request has already loaded: asking Flask-Login here would cost a
-    # database query on answers that need none (the shell's files).
+    # Who, as the request's session says: asking Flask-Login (or the user object, expired by a
+    # commit) here would cost a database query.
     loaded = g.get("_login_user")
-    user = loaded.get_id() if loaded is not None and loaded.is_authenticated else None
+    signed_in = loaded is not None and not isinstance(loaded, AnonymousUserMixin)
+    user = session.get("_user_id") if signed_in else None
     logging.getLogger(REQUEST_LOGGER).info(
         "request",
         extra={
@@ -61,7 +63,7 @@ def _log_request(response: Response) -> Response:
             "path": request.path,
             "status": response.status_code,
             "ms": round(elapsed, 1) if elapsed is not None else None,
-            "user": user.partition(":")[0] if user else None,
+            "user": user.partition(":")[0] if isinstance(user, str) and user else None,
             "request_id": request.headers.get("X-Request-ID"),
             "remote": request.remote_addr,
         },

@@ -9,8 +9,9 @@ repairs them. Months are integers YYYYMM.
   its own rows whatever the size of its subtree.
 - `TallyPresence`: who was there: a member (entity 'M') or a holding unit (entity 'U') with
   confirmed activities in a month, per holding unit, kind and programme.
-- `TallyReach`: distinct counts per subtree, pre-aggregated. For every entity present in a
-  subtree in `month`, `prev_month` is its previous month of presence there (0 if none) and
+- `TallyReach`: distinct counts per subtree and slice (all activities; one kind; one
+  programme; one kind and programme), pre-aggregated. For every entity present in a subtree
+  and slice in `month`, `prev_month` is its previous month of presence there (0 if none) and
   `run_start` the first month of its unbroken run of months. Then, for months a..b:
   distinct entities = Σn where a ≤ month ≤ b and prev_month < a;
   present every month = Σn where month = b and run_start ≤ a.
@@ -72,6 +73,10 @@ class TallyReach(Base):
 
     unit_id: Mapped[int] = mapped_column(Integer, primary_key=True)
     entity: Mapped[str] = mapped_column(String(1), primary_key=True)
+    # The slice (webapp.tallies.reach): -1 takes every kind / every programme; 0 is "no
+    # programme", as in the other tables.
+    kind_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    program_id: Mapped[int] = mapped_column(Integer, primary_key=True)
     month: Mapped[int] = mapped_column(Integer, primary_key=True)
     prev_month: Mapped[int] = mapped_column(Integer, primary_key=True)
     run_start: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -1,13 +1,14 @@
 """The figures of the tally page, read from the rollup tables (DESIGN.md §7).
 
 Sums come from TallyMonth rows of the unit itself (they already hold its subtree); distinct
-members and active units from TallyReach, or — when a kind or programme filter is set — from
-TallyPresence, whose rows are per holding unit and so must be gathered over the subtree.
+members and active units from TallyReach, in the slice of the kind and programme filter (all
+activities when there is none): with or without a filter, a page reads the rows of the unit and
+its children only, never those of its subtree.
 """
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
+from collections import defaultdict
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -20,6 +21,7 @@ from webapp.models import HOLDING_KINDS, TallyMonth, TallyPresence, TallyReach, 
 from webapp.scope import in_subtree
 from webapp.tallies import store
 from webapp.tallies.months import months_between
+from webapp.tallies.reach import ANY
 
 
 @dataclass(frozen=True)
@@ -81,10 +83,7 @@ def tally(unit: Unit, first: int, last: int, filters: Filters | None = None) -> 
     per_unit: dict[int, dict[str, int]] = defaultdict(dict)
     per_month: dict[int, dict[str, int]] = defaultdict(dict)
     _sums(ids, unit.id, first, last, filters, per_unit, per_month)
-    if filters.any:
-        _distinct_filtered(unit, children, first, last, filters, per_unit, per_month)
-    else:
-        _distinct(ids, unit.id, first, last, per_unit, per_month)
+    _distinct(ids, unit.id, first, last, filters, per_unit, per_month)
     holding = _holding_units(unit, children, first, last, filters)
     view = TallyView(unit, first, last, filters)
     view.total = Figures(**per_unit[unit.id], holding_units=holding.get(unit.id, 0))
@@ -153,11 +152,16 @@ def _distinct(
     unit_id: int,
     first: int,
     last: int,
+    filters: Filters,
     per_unit: dict[int, dict[str, int]],
     per_month: dict[int, dict[str, int]],
 ) -> None:
     r = TallyReach
-    in_range = (r.unit_id.in_(ids), r.month >= first, r.month <= last)
+    in_slice = (
+        r.kind_id == (ANY if filters.kind_id is None else filters.kind_id),
+        r.program_id == (ANY if filters.program_id is None else filters.program_id),
+    )
+    in_range = (r.unit_id.in_(ids), *in_slice, r.month >= first, r.month <= last)
     rows = db.session.execute(
         select(
             r.unit_id,
@@ -172,56 +176,11 @@ def _distinct(
         _set_distinct(per_unit[row_unit], entity, int(engaged), int(every_month))
     rows = db.session.execute(
         select(r.entity, r.month, func.sum(r.n))
-        .where(r.unit_id == unit_id, r.month >= first, r.month <= last)
+        .where(r.unit_id == unit_id, *in_slice, r.month >= first, r.month <= last)
         .group_by(r.entity, r.month)
     )
     for entity, month, n in rows:
         _set_distinct(per_month[month], entity, int(n), int(n))
-
-
-def _distinct_filtered(
-    unit: Unit,
-    children: list[Unit],
-    first: int,
-    last: int,
-    filters: Filters,
-    per_unit: dict[int, dict[str, int]],
-    per_month: dict[int, dict[str, int]],
-) -> None:
-    """With a kind or programme filter: distinct entities gathered from presence rows."""
-    p = TallyPresence
-    conditions: list[Any] = [in_subtree(Unit.path, unit.path), p.month >= first, p.month <= last]
-    if filters.kind_id is not None:
-        conditions.append(p.kind_id == filters.kind_id)
-    if filters.program_id is not None:
-        conditions.append(p.program_id == filters.program_id)
-    rows = db.session.execute(
-        select(p.entity, p.entity_id, Unit.path, p.month)
-        .join(Unit, Unit.id == p.unit_id)
-        .where(*conditions)
-        .group_by(p.entity, p.entity_id, Unit.path, p.month)
-    )
-    child_of = {c.path: c.id for c in children}
-    depth = len(unit.ancestor_ids)
-    by_owner: dict[tuple[int, str], dict[int, set[int]]] = defaultdict(lambda: defaultdict(set))
-    for entity, entity_id, path, month in rows:
-        parts = path.strip("/").split("/")
-        owners = [unit.id]
-        child = child_of.get("/" + "/".join(parts[: depth + 1]) + "/")
-        if len(parts) > depth and child is not None:
-            owners.append(child)
-        for owner in owners:
-            by_owner[(owner, entity)][entity_id].add(month)
-    every = len(months_between(first, last))
-    for (owner, entity), months_by_entity in by_owner.items():
-        every_month = sum(1 for months in months_by_entity.values() if len(months) == every)
-        _set_distinct(per_unit[owner], entity, len(months_by_entity), every_month)
-    for entity in ("M", "U"):
-        counts = Counter(
-            month for months in by_owner.get((unit.id, entity), {}).values() for month in months
-        )
-        for month, n in counts.items():
-            _set_distinct(per_month[month], entity, n, n)
 
 
 def _set_distinct(bucket: dict[str, int], entity: str, engaged: int, every_month: int) -> None:

@@ -113,13 +113,14 @@ def expected_presence() -> Select[Any]:
 def _expected_reach() -> Counter[store.ReachKey]:
     raw = expected_presence().subquery()
     rows = db.session.execute(
-        select(raw.c.entity, raw.c.entity_id, Unit.path, raw.c.month)
+        select(
+            raw.c.entity, raw.c.entity_id, Unit.path, raw.c.month, raw.c.kind_id, raw.c.program_id
+        )
         .join(Unit, Unit.id == raw.c.unit_id)
-        .distinct()
         .order_by(raw.c.entity, raw.c.entity_id)
         .execution_options(yield_per=5000)
     )
-    return reach.reach_from_presence((e, i, p, int(m)) for e, i, p, m in rows)
+    return reach.reach_from_presence((e, i, p, int(m), int(k), int(g)) for e, i, p, m, k, g in rows)
 
 
 def verify() -> Drift:
@@ -149,7 +150,7 @@ def verify() -> Drift:
 
     r = TallyReach.__table__
     stored_reach = {
-        tuple(row[:5]): row[5]
+        tuple(row[:7]): row[7]
         for row in db.session.execute(select(*(r.c[n] for n in (*store.REACH_KEY, "n"))))
     }
     expected_reach = {k: n for k, n in _expected_reach().items() if n}

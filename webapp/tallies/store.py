@@ -25,11 +25,11 @@ MONTH_COUNTERS = (
     "households_reached",
 )
 PRESENCE_KEY = ("entity", "entity_id", "unit_id", "month", "kind_id", "program_id")
-REACH_KEY = ("unit_id", "entity", "month", "prev_month", "run_start")
+REACH_KEY = ("unit_id", "entity", "kind_id", "program_id", "month", "prev_month", "run_start")
 
 MonthKey = tuple[int, int, str, int, int]
 PresenceKey = tuple[str, int, int, int, int, int]
-ReachKey = tuple[int, str, int, int, int]
+ReachKey = tuple[int, str, int, int, int, int, int]
 
 
 def add_months(deltas: Mapping[MonthKey, Sequence[int]]) -> None:
